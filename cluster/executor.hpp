@@ -1,0 +1,54 @@
+// Executors own processes and queues. An executor runs Jobs — an argument vector, a working
+// directory, a core count — and reports how they ended; it never knows which DFT code a job
+// runs. The local executor is a process pool under a core budget; Slurm/PBS/LSF and the MPI
+// pilot implement the same interface (later issues).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace interphase::cluster {
+
+struct Job {
+    std::string id;                          ///< engine-chosen identifier (task name)
+    std::vector<std::string> argv;           ///< argv[0] looked up on PATH; no shell involved
+    std::filesystem::path workdir;
+    int cores = 1;
+    std::filesystem::path stdout_path;       ///< absolute or relative to workdir
+    std::filesystem::path stderr_path;
+    std::map<std::string, std::string> environment;  ///< added to the inherited environment
+};
+
+struct JobOutcome {
+    std::string id;
+    int exit_code = -1;       ///< valid when signal == 0
+    int signal = 0;           ///< terminating signal, 0 if exited
+    double wall_seconds = 0;
+    std::string error;        ///< could not start (e.g. executable not found)
+    bool succeeded() const { return error.empty() && signal == 0 && exit_code == 0; }
+    std::string describe() const;
+};
+
+class Executor {
+public:
+    virtual ~Executor() = default;
+    virtual std::string name() const = 0;
+    /// Total cores this executor may use at once.
+    virtual int capacity() const = 0;
+    /// Cores currently free for new jobs.
+    virtual int free_cores() const = 0;
+    /// Starts a job now; throws ExecutionError when it cannot (the executable not found is
+    /// reported through the outcome instead, so one bad task does not stop the run).
+    virtual void submit(const Job& job) = 0;
+    /// Waits up to `timeout` for jobs to end; returns the ones that ended (possibly none).
+    virtual std::vector<JobOutcome> wait(std::chrono::milliseconds timeout) = 0;
+    virtual std::size_t running() const = 0;
+    /// Terminates every running job (SIGTERM, then SIGKILL after a grace period).
+    virtual void cancel_all() = 0;
+};
+
+}  // namespace interphase::cluster

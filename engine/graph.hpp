@@ -1,0 +1,55 @@
+// The task graph as plain data (Taskflow's habit: the graph apart from its execution).
+// A Task names its kind, its parameters and its inputs — a role (e.g. "structure", "host",
+// "site:fcc_hollow") mapped to the name of the task whose output it consumes. The graph can be
+// validated (unknown inputs, cycles), ordered and dumped as Graphviz dot.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace interphase::engine {
+
+/// Task kinds known to the engine (see docs/workflow.md).
+namespace kinds {
+inline constexpr const char* kBuildBulk = "build_bulk";
+inline constexpr const char* kBuildSlab = "build_slab";
+inline constexpr const char* kBuildAdsorbate = "build_adsorbate";
+inline constexpr const char* kBuildAtomInBox = "build_atom_in_box";
+inline constexpr const char* kCalculation = "calculation";
+inline constexpr const char* kBindingEnergy = "binding_energy";
+inline constexpr const char* kDeltaE = "delta_e";
+}  // namespace kinds
+
+struct Task {
+    std::string name;                          ///< unique and readable: "Al(111)/slab/relax"
+    std::string kind;                          ///< one of kinds::*
+    nlohmann::json params = nlohmann::json::object();
+    std::map<std::string, std::string> inputs; ///< role -> producing task name
+};
+
+class TaskGraph {
+public:
+    /// Adds a task; throws Error if the name is taken.
+    Task& add(Task task);
+    const Task& at(const std::string& name) const;
+    bool contains(const std::string& name) const { return index_.count(name) > 0; }
+    const std::vector<Task>& tasks() const noexcept { return tasks_; }
+    std::size_t size() const noexcept { return tasks_.size(); }
+
+    /// Throws Error naming the task and role for inputs that name no task, and the cycle for cycles.
+    void validate() const;
+    /// Tasks in an order where every input comes before its consumer (stable: insertion order).
+    std::vector<std::string> topological_order() const;
+    /// Names of the tasks that consume `name`'s output, directly.
+    std::vector<std::string> consumers(const std::string& name) const;
+    /// Graphviz dot; `state` optionally colours nodes by task state.
+    std::string to_dot(const std::map<std::string, std::string>& state = {}) const;
+
+private:
+    std::vector<Task> tasks_;
+    std::map<std::string, std::size_t> index_;
+};
+
+}  // namespace interphase::engine

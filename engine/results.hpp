@@ -1,0 +1,69 @@
+// The science a run produced, gathered from the store: per host the adsorbate binding energy
+// at every site (and the lowest), per pair ΔE; written to results.h5 (layout in
+// docs/results-hdf5.md), printed as a table, or exported as CSV/JSON.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace interphase::engine {
+
+class RunStore;
+
+struct SiteResult {
+    std::string site;
+    double total_energy = 0;     ///< eV, relaxed slab + adsorbate
+    double binding_energy = 0;   ///< eV
+    bool geometry_converged = false;
+};
+
+struct HostResult {
+    std::string host;            ///< e.g. "Al(111)"
+    std::string adsorbate;
+    std::string reference;       ///< "isolated_atom" | "bulk"
+    double mu = 0;               ///< eV per adsorbate atom of the reference
+    double host_energy = 0;      ///< eV, relaxed clean slab
+    double binding_energy = 0;   ///< eV, lowest over sites
+    std::string best_site;
+    std::vector<SiteResult> sites;
+    nlohmann::json slab_info;    ///< Miller index, termination, area... of the slab
+    nlohmann::json relaxed_host; ///< structure JSON of the relaxed clean slab
+    nlohmann::json relaxed_best; ///< structure JSON of the relaxed complex at the best site
+};
+
+struct PairResult {
+    std::string a, b;
+    double binding_energy_a = 0, binding_energy_b = 0;
+    double delta_e = 0;          ///< E_b(A) − E_b(B), eV
+    std::string reference;
+};
+
+struct TaskProvenance {
+    std::string task, kind, hash, state;
+    bool reused = false;
+    double wall_seconds = 0;
+};
+
+struct RunResults {
+    std::string workflow;
+    std::string interphase_version;
+    std::string calculator;
+    std::string code_version;
+    std::string protocol;        ///< JSON text
+    std::vector<HostResult> hosts;
+    std::vector<PairResult> pairs;
+    std::vector<TaskProvenance> tasks;
+};
+
+/// Reads every finished binding-energy and ΔE task of the run.
+RunResults collect_results(const RunStore& store);
+/// Writes results.h5 atomically (temporary file + rename).
+void write_results_h5(const std::filesystem::path& path, const RunResults& results);
+/// Human-readable table: phase, site, E_b (eV), reference, ΔE.
+std::string format_table(const RunResults& results);
+std::string format_csv(const RunResults& results);
+nlohmann::json results_json(const RunResults& results);
+
+}  // namespace interphase::engine

@@ -1,0 +1,395 @@
+#include "engine/runner.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <sys/file.h>
+#include <thread>
+#include <unistd.h>
+
+#include "cluster/local_executor.hpp"
+#include "common/errors.hpp"
+#include "common/version.hpp"
+#include "engine/hash.hpp"
+#include "engine/results.hpp"
+#include "engine/store.hpp"
+#include "engine/task_kinds.hpp"
+
+namespace interphase::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted = true; }
+
+// Installs SIGINT/SIGTERM handlers for the duration of a run and restores the old ones.
+class SignalGuard {
+public:
+    SignalGuard() {
+        g_interrupted = false;
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~SignalGuard() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+    SignalGuard(const SignalGuard&) = delete;
+    SignalGuard& operator=(const SignalGuard&) = delete;
+private:
+    struct sigaction old_int_ {}, old_term_ {};
+};
+
+// One engine per run folder at a time: an exclusive flock on RUN_DIR/.lock.
+class RunLock {
+public:
+    explicit RunLock(const fs::path& dir) {
+        fd_ = ::open((dir / ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw StorageError("cannot create lock file in " + dir.string());
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            throw ExecutionError(fmt::format("{} is in use by another interphase process", dir.string()));
+        }
+    }
+    ~RunLock() {
+        if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+    }
+    RunLock(const RunLock&) = delete;
+    RunLock& operator=(const RunLock&) = delete;
+private:
+    int fd_ = -1;
+};
+
+double now_unix() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string folder_name(const std::string& task) {
+    std::string out;
+    for (char c : task) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '(' || c == ')' || c == '-' ||
+                                c == '+' || c == '.' || c == '_')
+                                   ? c
+                                   : (c == '/' ? '.' : '_');
+    return out;
+}
+
+std::string hms(double seconds) {
+    const long s = static_cast<long>(seconds);
+    return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+plugins::CalculationRequest make_request(const Task& t, const nlohmann::json& structure_output,
+                                         const plugins::Protocol& protocol) {
+    plugins::CalculationRequest req;
+    req.structure = structures::structure_from_json(structure_output.at("structure"), t.name);
+    req.kind = t.params.at("calculation") == "relaxation" ? plugins::CalculationKind::Relaxation
+                                                          : plugins::CalculationKind::SinglePoint;
+    req.protocol = protocol;
+    req.spin_multiplicity = t.params.value("spin_multiplicity", 0);
+    req.label = t.params.value("label", t.name);
+    return req;
+}
+
+class Run {
+public:
+    Run(const WorkflowSpec& spec, const RunOptions& opt, std::ostream& log)
+        : spec_(spec), opt_(opt), log_(log), graph_(expand_workflow(spec)) {}
+
+    RunSummary execute();
+
+private:
+    void say(const std::string& line) {
+        if (!opt_.quiet) log_ << fmt::format("[{}] {}", hms(elapsed()), line) << std::endl;
+    }
+    double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+    void progress();
+    bool inputs_done(const Task& t) const;
+    Inputs inputs_of(const Task& t) const;
+    std::string hash_of(const Task& t, const Inputs& in) const;
+    void finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused);
+    void fail(const std::string& name, const std::string& error);
+    void start_calculation(const Task& t, const Inputs& in, const std::string& hash);
+    void collect(const cluster::JobOutcome& outcome);
+
+    const WorkflowSpec& spec_;
+    RunOptions opt_;
+    std::ostream& log_;
+    TaskGraph graph_;
+    std::unique_ptr<plugins::Calculator> calculator_;
+    std::unique_ptr<RunStore> store_;
+    std::unique_ptr<cluster::LocalExecutor> executor_;
+    std::map<std::string, nlohmann::json> outputs_;
+    std::map<std::string, std::string> state_;
+    struct Running {
+        std::string hash;
+        plugins::CalculationRequest request;
+        fs::path folder;
+        std::chrono::steady_clock::time_point started;
+    };
+    std::map<std::string, Running> running_;
+    std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+    RunSummary summary_;
+    int cores_per_task_ = 1;
+};
+
+bool Run::inputs_done(const Task& t) const {
+    for (const auto& [role, dep] : t.inputs)
+        if (state_.at(dep) != state::kDone) return false;
+    return true;
+}
+
+Inputs Run::inputs_of(const Task& t) const {
+    Inputs in;
+    for (const auto& [role, dep] : t.inputs) in[role] = outputs_.at(dep);
+    return in;
+}
+
+std::string Run::hash_of(const Task& t, const Inputs& in) const {
+    nlohmann::json id{{"kind", t.kind}, {"params", t.params}, {"inputs", nlohmann::json::object()}};
+    if (t.kind == kinds::kCalculation) {
+        // What determines a calculation's result: the structure, the code and its settings, the protocol.
+        id["params"].erase("label");
+        id["inputs"]["structure"] = in.at("structure").at("structure");
+        id["calculator"] = {{"code", spec_.calculator_code},
+                            {"settings", calculator_->hashed_settings()},
+                            {"plugin_version", calculator_->plugin_version()}};
+        id["protocol"] = spec_.protocol.to_json();
+    } else {
+        for (const auto& [role, out] : in) id["inputs"][role] = out;
+        id["interphase"] = kVersion;  // builders may change between versions
+    }
+    return content_hash(id);
+}
+
+void Run::finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused) {
+    store_->mark_done(name, hash, out, wall, reused);
+    outputs_[name] = out;
+    state_[name] = state::kDone;
+    ++summary_.done;
+    if (reused) ++summary_.reused;
+}
+
+void Run::fail(const std::string& name, const std::string& error) {
+    store_->mark_failed(name, error);
+    state_[name] = state::kFailed;
+    ++summary_.failed;
+    say(fmt::format("FAILED {}: {}", name, error));
+    // The failure travels to the dependents as data.
+    std::vector<std::string> todo = graph_.consumers(name);
+    while (!todo.empty()) {
+        const auto c = todo.back();
+        todo.pop_back();
+        if (state_[c] == state::kBlocked) continue;
+        state_[c] = state::kBlocked;
+        ++summary_.blocked;
+        store_->mark_blocked(c, fmt::format("input '{}' failed", name));
+        for (const auto& d : graph_.consumers(c)) todo.push_back(d);
+    }
+}
+
+void Run::progress() {
+    std::string now;
+    for (const auto& [name, r] : running_) now += (now.empty() ? "" : ", ") + name;
+    say(fmt::format("{}/{} tasks done{}{}", summary_.done, summary_.total,
+                    summary_.reused ? fmt::format(" ({} reused)", summary_.reused) : "",
+                    now.empty() ? "" : " | running: " + now));
+}
+
+void Run::start_calculation(const Task& t, const Inputs& in, const std::string& hash) {
+    const fs::path folder = opt_.run_dir / "tasks" / folder_name(t.name);
+    // A folder left by an interrupted attempt is stale: start clean.
+    fs::remove_all(folder);
+    fs::create_directories(folder);
+    auto request = make_request(t, in.at("structure"), spec_.protocol);
+    calculator_->write_inputs(request, folder);
+    {
+        std::ofstream(folder / "task.json") << nlohmann::json{{"task", t.name}, {"hash", hash}, {"params", t.params}}.dump(2);
+    }
+    const auto launch = calculator_->launch(folder, cores_per_task_);
+    cluster::Job job;
+    job.id = t.name;
+    job.argv = launch.argv;
+    job.workdir = folder;
+    job.cores = launch.cores;
+    job.stdout_path = folder / launch.stdout_file;
+    job.stderr_path = folder / launch.stderr_file;
+    job.environment = launch.environment;
+    store_->mark_running(t.name, hash);
+    executor_->submit(job);
+    state_[t.name] = state::kRunning;
+    running_[t.name] = {hash, std::move(request), folder, std::chrono::steady_clock::now()};
+    say(fmt::format("start {} ({} atoms, {} cores)", t.name, running_[t.name].request.structure.size(), launch.cores));
+}
+
+void Run::collect(const cluster::JobOutcome& outcome) {
+    auto it = running_.find(outcome.id);
+    if (it == running_.end()) return;
+    Running r = std::move(it->second);
+    running_.erase(it);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
+    try {
+        if (!outcome.error.empty()) throw ExecutionError(outcome.error);
+        // Parse even after a non-zero exit: the code's own error message is the useful one.
+        auto result = calculator_->parse(r.request, r.folder);
+        if (!outcome.succeeded())
+            throw ExecutionError(fmt::format("{} ended with {}", r.request.label, outcome.describe()));
+        finish(outcome.id, r.hash, result.to_json(), wall, false);
+        say(fmt::format("done  {}  E = {:.6f} eV  ({:.1f} s)", outcome.id, result.energy, wall));
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        if (!outcome.succeeded() && msg.find(outcome.describe()) == std::string::npos)
+            msg += fmt::format(" ({}; see {})", outcome.describe(), (r.folder / "stderr.txt").string());
+        fail(outcome.id, msg);
+    }
+}
+
+RunSummary Run::execute() {
+    // 1. Everything that can be checked is checked before the run folder is touched.
+    calculator_ = plugins::CalculatorRegistry::instance().create(spec_.calculator_code, spec_.calculator_config,
+                                                                 spec_.source.string());
+    calculator_->check_available();
+    const int budget = opt_.cores > 0 ? opt_.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    cores_per_task_ = spec_.cores_per_task > 0 ? std::min(spec_.cores_per_task, budget) : budget;
+
+    // 2. The run folder, its lock and its store.
+    fs::create_directories(opt_.run_dir);
+    RunLock lock(opt_.run_dir);
+    store_ = std::make_unique<RunStore>(opt_.run_dir);
+    std::ofstream(opt_.run_dir / "workflow.yaml") << spec_.yaml_text;
+    store_->set_meta("workflow_source", fs::absolute(spec_.source).string());
+    store_->set_meta("workflow_name", spec_.name);
+    store_->set_meta("interphase_version", kVersion);
+    store_->set_meta("calculator", spec_.calculator_code);
+    store_->set_meta("protocol", spec_.protocol.to_json().dump());
+    store_->set_meta("reference", to_string(spec_.reference));
+    if (!store_->meta("created")) store_->set_meta("created", fmt::format("{:.0f}", now_unix()));
+    const int reset = store_->sync(graph_);
+    executor_ = std::make_unique<cluster::LocalExecutor>(budget);
+    summary_.total = graph_.size();
+    for (const auto& t : graph_.tasks()) state_[t.name] = state::kPending;
+    say(fmt::format("workflow '{}': {} tasks, {} cores ({} per calculation), run folder {}", spec_.name, graph_.size(),
+                    budget, cores_per_task_, opt_.run_dir.string()));
+    if (reset > 0) say(fmt::format("resuming: {} interrupted task(s) will start again", reset));
+
+    SignalGuard signals;
+    const auto order = graph_.topological_order();
+    std::size_t last_done = static_cast<std::size_t>(-1);
+    while (true) {
+        if (g_interrupted) break;
+        bool progressed = false;
+        for (const auto& name : order) {
+            if (state_[name] != state::kPending) continue;
+            const Task& t = graph_.at(name);
+            if (!inputs_done(t)) continue;
+            const Inputs in = inputs_of(t);
+            std::string hash;
+            try {
+                hash = hash_of(t, in);
+            } catch (const Error& e) {
+                fail(name, e.what());
+                progressed = true;
+                continue;
+            }
+            if (auto cached = store_->cached_output(hash)) {
+                finish(name, hash, *cached, 0, true);
+                progressed = true;
+                continue;
+            }
+            if (runs_in_process(t.kind)) {
+                const auto t1 = std::chrono::steady_clock::now();
+                try {
+                    store_->mark_running(name, hash);
+                    auto out = run_in_process(t, in);
+                    finish(name, hash, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), false);
+                    if (t.kind == kinds::kBindingEnergy)
+                        say(fmt::format("done  {}  E_b = {:.3f} eV ({})", name, out.at("binding_energy").get<double>(),
+                                        out.at("best_site").get<std::string>()));
+                    else if (t.kind == kinds::kDeltaE)
+                        say(fmt::format("done  {}  ΔE = {:.3f} eV", name, out.at("delta_e").get<double>()));
+                } catch (const Error& e) {
+                    fail(name, e.what());
+                }
+                progressed = true;
+                continue;
+            }
+            if (executor_->free_cores() >= cores_per_task_) {
+                try {
+                    start_calculation(t, in, hash);
+                } catch (const Error& e) {
+                    fail(name, e.what());
+                }
+                progressed = true;
+            }
+        }
+        if (summary_.done != last_done) {
+            last_done = summary_.done;
+            progress();
+        }
+        if (running_.empty() && !progressed) break;  // nothing runs and nothing can start
+        if (!running_.empty())
+            for (const auto& outcome : executor_->wait(std::chrono::milliseconds(progressed ? 0 : 500))) collect(outcome);
+    }
+
+    if (g_interrupted) {
+        summary_.interrupted = true;
+        say(fmt::format("interrupted: stopping {} running task(s); `interphase resume {}` continues",
+                        running_.size(), opt_.run_dir.string()));
+        executor_->cancel_all();
+        // Their state stays "running"; the next run or resume resets them to pending.
+    }
+    summary_.wall_seconds = elapsed();
+    if (summary_.ok()) {
+        const auto results = collect_results(*store_);
+        write_results_h5(opt_.run_dir / "results.h5", results);
+        say(fmt::format("all {} tasks done ({} reused) in {:.1f} s; results in {}", summary_.total, summary_.reused,
+                        summary_.wall_seconds, (opt_.run_dir / "results.h5").string()));
+        if (!opt_.quiet) log_ << "\n" << format_table(results);
+    } else if (!summary_.interrupted) {
+        say(fmt::format("run incomplete: {} done, {} failed, {} blocked of {} tasks (see `interphase status {}`)",
+                        summary_.done, summary_.failed, summary_.blocked, summary_.total, opt_.run_dir.string()));
+    }
+    return summary_;
+}
+
+}  // namespace
+
+fs::path default_run_dir(const WorkflowSpec& spec) { return fs::path("runs") / spec.name; }
+
+RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log) {
+    RunOptions opt = options;
+    if (opt.run_dir.empty()) opt.run_dir = default_run_dir(spec);
+    Run run(spec, opt, log);
+    return run.execute();
+}
+
+RunSummary resume_run(const fs::path& run_dir, const RunOptions& options, std::ostream& log) {
+    if (!RunStore::exists(run_dir))
+        throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
+    std::string source;
+    {
+        RunStore store(run_dir);
+        source = store.meta("workflow_source").value_or((run_dir / "workflow.yaml").string());
+    }
+    std::ifstream in(run_dir / "workflow.yaml");
+    if (!in) throw InputError(run_dir.string(), "", "the run folder has no workflow.yaml copy to resume from");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto spec = parse_workflow(ss.str(), source);
+    RunOptions opt = options;
+    opt.run_dir = run_dir;
+    Run run(spec, opt, log);
+    return run.execute();
+}
+
+}  // namespace interphase::engine

@@ -1,0 +1,39 @@
+// Runs a workflow's task graph to completion: in-process tasks (builds, expressions) in the
+// engine, calculations through a calculator plugin and an executor under a core budget.
+// Every state change goes to the RunStore first, so a killed run resumes where it stopped:
+// finished tasks are reused by hash, interrupted ones start again.
+#pragma once
+
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+#include "engine/workflow.hpp"
+
+namespace interphase::engine {
+
+struct RunOptions {
+    std::filesystem::path run_dir;  ///< created if missing; reused (resume) if it exists
+    int cores = 0;                  ///< core budget of the local executor; 0 = all online cores
+    bool quiet = false;             ///< no progress lines
+};
+
+struct RunSummary {
+    std::size_t total = 0, done = 0, reused = 0, failed = 0, blocked = 0;
+    double wall_seconds = 0;
+    bool interrupted = false;
+    bool ok() const { return !interrupted && failed == 0 && blocked == 0 && done == total; }
+};
+
+/// The run folder used when none is given: "runs/<workflow name>" under the current directory.
+std::filesystem::path default_run_dir(const WorkflowSpec& spec);
+
+/// Runs (or resumes) the workflow. Validation happens before the run folder is touched, so a
+/// bad workflow or a missing executable never alters an existing run. Progress goes to `log`.
+/// Writes RUN_DIR/results.h5 when every task finished.
+RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log);
+
+/// Resumes the run stored in `run_dir` from the workflow copy saved there.
+RunSummary resume_run(const std::filesystem::path& run_dir, const RunOptions& options, std::ostream& log);
+
+}  // namespace interphase::engine

@@ -1,0 +1,265 @@
+#include "engine/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/errors.hpp"
+
+namespace interphase::engine::sqlite {
+
+namespace {
+
+std::string database_name(sqlite3* db) {
+    const char* name = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+    return name != nullptr && *name != '\0' ? name : ":memory:";
+}
+
+/// The one place SQLite codes become exceptions: the message says what failed, on which file,
+/// and for which SQL, so a log line alone is enough to find the cause.
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view action, std::string_view sql) {
+    const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (sql.empty())
+        throw StorageError(fmt::format("SQLite: {} failed on {}: {} (code {})", action,
+                                       database_name(db), message, rc));
+    throw StorageError(fmt::format("SQLite: {} failed on {}: {} (code {}) in SQL \"{}\"", action,
+                                   database_name(db), message, rc, sql));
+}
+
+void exec_on(sqlite3* db, std::string_view sql) {
+    const std::string text(sql);  // sqlite3_exec wants NUL-terminated SQL
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+        std::string message = error != nullptr ? error : sqlite3_errstr(rc);
+        sqlite3_free(error);
+        throw StorageError(fmt::format("SQLite: exec failed on {}: {} (code {}) in SQL \"{}\"",
+                                       database_name(db), message, rc, sql));
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Database
+
+Database::Database(const std::filesystem::path& path) : path_(path) {
+    const std::string name = path.string();
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    if (rc != SQLITE_OK) {
+        // sqlite3_open_v2 hands back a handle even on failure; it must still be closed.
+        std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw StorageError(fmt::format("SQLite: cannot open database '{}': {}", name, message));
+    }
+    try {
+        sqlite3_extended_result_codes(db_, 1);
+        // The busy timeout first: switching to WAL itself needs a lock another process may hold.
+        set_busy_timeout(std::chrono::seconds(10));
+        Statement journal(*this, "PRAGMA journal_mode=WAL");
+        const std::string mode = journal.step() ? journal.column_text(0) : std::string();
+        if (mode != "wal" && !(mode == "memory" && name == ":memory:"))
+            throw StorageError(fmt::format(
+                "SQLite: cannot switch '{}' to WAL mode (journal mode stays '{}'); WAL needs a "
+                "local file system with shared memory, not e.g. NFS",
+                name, mode));
+        // NORMAL is safe in WAL mode: a crash may lose the last commits but never corrupts.
+        exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    } catch (...) {
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw;
+    }
+}
+
+Database::~Database() {
+    // close_v2 defers the close until the last statement is finalized instead of failing.
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        if (db_ != nullptr) sqlite3_close_v2(db_);
+        db_ = std::exchange(other.db_, nullptr);
+        path_ = std::move(other.path_);
+    }
+    return *this;
+}
+
+void Database::exec(std::string_view sql) { exec_on(db_, sql); }
+
+std::int64_t Database::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+
+int Database::changes() const noexcept { return sqlite3_changes(db_); }
+
+void Database::set_busy_timeout(std::chrono::milliseconds timeout) {
+    if (int rc = sqlite3_busy_timeout(db_, static_cast<int>(timeout.count())); rc != SQLITE_OK)
+        fail(db_, rc, "busy_timeout", {});
+}
+
+bool Database::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Statement
+
+Statement::Statement(const Database& db, std::string_view sql) : sql_(sql) {
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v2(db.handle(), sql_.data(), static_cast<int>(sql_.size()), &stmt_, &tail);
+    if (rc != SQLITE_OK) fail(db.handle(), rc, "prepare", sql_);
+    if (stmt_ == nullptr)
+        throw StorageError(fmt::format("SQLite: no statement in SQL \"{}\" on {}", sql_, database_name(db.handle())));
+    // A second statement after ';' would be silently ignored by prepare: refuse it instead.
+    if (tail != nullptr && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos) {
+        sqlite3_finalize(stmt_);
+        stmt_ = nullptr;
+        throw StorageError(fmt::format("SQLite: more than one statement in SQL \"{}\" on {} (use exec)",
+                                       sql_, database_name(db.handle())));
+    }
+}
+
+Statement::~Statement() {
+    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), sql_(std::move(other.sql_)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+        stmt_ = std::exchange(other.stmt_, nullptr);
+        sql_ = std::move(other.sql_);
+    }
+    return *this;
+}
+
+void Statement::check_bind(int rc, int index) const {
+    if (rc != SQLITE_OK) fail(sqlite3_db_handle(stmt_), rc, fmt::format("bind of parameter {}", index), sql_);
+}
+
+void Statement::bind_int64(int index, std::int64_t value) {
+    check_bind(sqlite3_bind_int64(stmt_, index, value), index);
+}
+
+void Statement::bind_double(int index, double value) {
+    check_bind(sqlite3_bind_double(stmt_, index, value), index);
+}
+
+void Statement::bind_text(int index, std::string_view value) {
+    check_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+               index);
+}
+
+void Statement::bind_blob(int index, std::span<const std::byte> value) {
+    // A null pointer would bind NULL, so an empty blob gets a valid (unused) address.
+    static const std::byte empty{};
+    const void* data = value.empty() ? &empty : value.data();
+    check_bind(sqlite3_bind_blob64(stmt_, index, data, value.size(), SQLITE_TRANSIENT), index);
+}
+
+void Statement::bind_null(int index) { check_bind(sqlite3_bind_null(stmt_, index), index); }
+
+int Statement::parameter_index(std::string_view name) const {
+    std::string key(name);
+    if (key.empty() || (key[0] != ':' && key[0] != '@' && key[0] != '$' && key[0] != '?')) key.insert(0, ":");
+    const int index = sqlite3_bind_parameter_index(stmt_, key.c_str());
+    if (index == 0)
+        throw StorageError(fmt::format("SQLite: no parameter named '{}' in SQL \"{}\" on {}", key, sql_,
+                                       database_name(sqlite3_db_handle(stmt_))));
+    return index;
+}
+
+int Statement::parameter_count() const noexcept { return sqlite3_bind_parameter_count(stmt_); }
+
+bool Statement::step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(sqlite3_db_handle(stmt_), rc, "step", sql_);
+}
+
+void Statement::reset() {
+    // sqlite3_reset repeats the last step's error; that error was already thrown by step(),
+    // and the statement is reset regardless, so the code is not checked here.
+    sqlite3_reset(stmt_);
+}
+
+void Statement::clear_bindings() { sqlite3_clear_bindings(stmt_); }
+
+int Statement::column_count() const noexcept { return sqlite3_column_count(stmt_); }
+
+void Statement::check_column(int column) const {
+    if (column < 0 || column >= column_count())
+        throw StorageError(fmt::format("SQLite: column {} out of range (the statement has {}) in SQL \"{}\"",
+                                       column, column_count(), sql_));
+}
+
+std::string Statement::column_name(int column) const {
+    check_column(column);
+    const char* name = sqlite3_column_name(stmt_, column);
+    return name != nullptr ? name : "";
+}
+
+bool Statement::column_is_null(int column) const {
+    check_column(column);
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::column_int64(int column) const {
+    check_column(column);
+    return sqlite3_column_int64(stmt_, column);
+}
+
+double Statement::column_double(int column) const {
+    check_column(column);
+    return sqlite3_column_double(stmt_, column);
+}
+
+std::string Statement::column_text(int column) const {
+    check_column(column);
+    // text before bytes: the byte count refers to the representation last asked for.
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    const int size = sqlite3_column_bytes(stmt_, column);
+    return text != nullptr ? std::string(text, static_cast<std::size_t>(size)) : std::string();
+}
+
+std::vector<std::byte> Statement::column_blob(int column) const {
+    check_column(column);
+    const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, column));
+    const int size = sqlite3_column_bytes(stmt_, column);
+    return data != nullptr ? std::vector<std::byte>(data, data + size) : std::vector<std::byte>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transaction
+
+Transaction::Transaction(Database& db) : db_(db.handle()) {
+    exec_on(db_, "BEGIN IMMEDIATE");
+    active_ = true;
+}
+
+Transaction::~Transaction() {
+    // Some errors (SQLITE_FULL, SQLITE_IOERR...) already rolled back: check before ROLLBACK.
+    if (active_ && db_ != nullptr && sqlite3_get_autocommit(db_) == 0)
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+    if (!active_) throw StorageError(fmt::format("SQLite: commit of a finished transaction on {}", database_name(db_)));
+    exec_on(db_, "COMMIT");  // on failure the transaction stays open; the destructor rolls back
+    active_ = false;
+}
+
+void Transaction::rollback() {
+    if (!active_) return;
+    active_ = false;
+    if (sqlite3_get_autocommit(db_) == 0) exec_on(db_, "ROLLBACK");
+}
+
+}  // namespace interphase::engine::sqlite

@@ -1,0 +1,142 @@
+// RAII over the SQLite C API for the engine's durable store (task states, the result cache).
+//
+// Every connection runs in WAL mode with synchronous=NORMAL, foreign keys on and a 10 s busy
+// timeout: readers (`interphase status` in another terminal) never block the writer, a commit
+// costs no fsync of the database file, and a crash loses at most the last transactions, never
+// consistency (see docs/engine-storage.md). Each C call is checked once here; failures become
+// interphase::StorageError naming the SQLite message, the SQL and the database file.
+// Objects are not thread-safe: use one Database per thread.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace interphase::engine::sqlite {
+
+/// One connection. The file is created if missing (":memory:" gives a private in-memory
+/// database, which cannot use WAL and keeps its "memory" journal).
+class Database {
+public:
+    explicit Database(const std::filesystem::path& path);
+    ~Database();  ///< closes; statements still alive keep the connection until they finish
+    Database(Database&& other) noexcept;
+    Database& operator=(Database&& other) noexcept;
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    /// Runs one or more SQL statements that return no rows needed by the caller.
+    void exec(std::string_view sql);
+    std::int64_t last_insert_rowid() const noexcept;
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    int changes() const noexcept;
+    /// How long a statement waits for another connection's lock before failing (default 10 s).
+    void set_busy_timeout(std::chrono::milliseconds timeout);
+    /// True inside BEGIN ... COMMIT.
+    bool in_transaction() const noexcept;
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+    sqlite3* handle() const noexcept { return db_; }
+
+private:
+    sqlite3* db_ = nullptr;
+    std::filesystem::path path_;
+};
+
+/// A prepared statement. Parameters are numbered from 1 (SQLite's convention); columns from 0.
+/// After step() returned false, reset() makes it runnable again; bindings stay until rebound
+/// or clear_bindings().
+class Statement {
+public:
+    Statement(const Database& db, std::string_view sql);
+    ~Statement();
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&& other) noexcept;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    void bind_int64(int index, std::int64_t value);
+    void bind_double(int index, double value);
+    void bind_text(int index, std::string_view value);  ///< UTF-8, copied by SQLite
+    void bind_blob(int index, std::span<const std::byte> value);
+    void bind_null(int index);
+
+    /// bind(index, value) for any integer, floating-point, string, byte-vector, std::nullopt
+    /// or std::optional of those (empty binds NULL).
+    template <std::integral T>
+    void bind(int index, T value) { bind_int64(index, static_cast<std::int64_t>(value)); }
+    template <std::floating_point T>
+    void bind(int index, T value) { bind_double(index, static_cast<double>(value)); }
+    void bind(int index, std::string_view value) { bind_text(index, value); }
+    void bind(int index, const std::string& value) { bind_text(index, value); }
+    void bind(int index, const char* value) { bind_text(index, value); }
+    void bind(int index, std::span<const std::byte> value) { bind_blob(index, value); }
+    void bind(int index, const std::vector<std::byte>& value) { bind_blob(index, value); }
+    void bind(int index, std::nullopt_t) { bind_null(index); }
+    template <typename T>
+    void bind(int index, const std::optional<T>& value) {
+        if (value) bind(index, *value);
+        else bind_null(index);
+    }
+    /// By name, with its prefix (":id", "@id", "$id") or without it (":" is assumed).
+    template <typename T>
+    void bind(std::string_view name, T&& value) { bind(parameter_index(name), std::forward<T>(value)); }
+    /// The 1-based index of a named parameter; throws StorageError if the SQL has no such name.
+    int parameter_index(std::string_view name) const;
+    int parameter_count() const noexcept;
+
+    /// Runs to the next row: true if a row is available, false when done.
+    bool step();
+    /// Makes the statement runnable again from the start; keeps the bindings.
+    void reset();
+    void clear_bindings();
+
+    int column_count() const noexcept;
+    std::string column_name(int column) const;
+    bool column_is_null(int column) const;
+    std::int64_t column_int64(int column) const;
+    double column_double(int column) const;
+    std::string column_text(int column) const;  ///< "" for NULL
+    std::vector<std::byte> column_blob(int column) const;  ///< empty for NULL
+
+    const std::string& sql() const noexcept { return sql_; }
+    sqlite3_stmt* handle() const noexcept { return stmt_; }
+
+private:
+    void check_bind(int rc, int index) const;
+    void check_column(int column) const;
+    sqlite3_stmt* stmt_ = nullptr;
+    std::string sql_;
+};
+
+/// BEGIN IMMEDIATE in the constructor: the write lock is taken up front, so two writers
+/// queue on the busy timeout instead of one failing with SQLITE_BUSY halfway through.
+/// The destructor rolls back unless commit() succeeded, and never throws.
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    void commit();
+    /// Rolls back now (the destructor would anyway); after it, the object is inert.
+    void rollback();
+    bool active() const noexcept { return active_; }
+
+private:
+    sqlite3* db_;  // the connection, not the Database object, so moving the Database is safe
+    bool active_ = false;
+};
+
+}  // namespace interphase::engine::sqlite

@@ -1,0 +1,83 @@
+// The durable state of a run: one SQLite database (WAL) per run folder, RUN_DIR/state.sqlite.
+//
+// `tasks` holds each task's state, hash, attempts, timings and error; `results` maps a content
+// hash to the task output (JSON), which is what makes a second run — or a resumed one — reuse
+// finished work; `executions` logs every time a task really ran (never for a reuse), so tests
+// can prove that no finished task was executed twice; `meta` keeps the workflow and provenance.
+// Every state change is one transaction: a crash between two of them loses nothing finished.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+
+namespace interphase::engine {
+
+namespace sqlite { class Database; }
+
+/// States a task goes through: pending -> running -> done | failed; blocked when an input failed.
+namespace state {
+inline constexpr const char* kPending = "pending";
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kDone = "done";
+inline constexpr const char* kFailed = "failed";
+inline constexpr const char* kBlocked = "blocked";
+}  // namespace state
+
+struct TaskRecord {
+    std::string name;
+    std::string kind;
+    std::string state;
+    std::string hash;
+    int attempts = 0;
+    bool reused = false;      ///< result taken from an earlier identical task
+    double started = 0;       ///< Unix time
+    double finished = 0;
+    double wall_seconds = 0;
+    std::string error;
+};
+
+class RunStore {
+public:
+    /// Opens (creating if needed) RUN_DIR/state.sqlite.
+    explicit RunStore(const std::filesystem::path& run_dir);
+    ~RunStore();
+    RunStore(const RunStore&) = delete;
+    RunStore& operator=(const RunStore&) = delete;
+
+    static std::filesystem::path database_path(const std::filesystem::path& run_dir);
+    static bool exists(const std::filesystem::path& run_dir);
+
+    void set_meta(const std::string& key, const std::string& value);
+    std::optional<std::string> meta(const std::string& key) const;
+
+    /// Inserts the graph's tasks that are new as pending; tasks left "running" by a killed run
+    /// become pending again (they will be reconciled by their hash); failed/blocked ones are
+    /// retried. Returns how many interrupted tasks were reset.
+    int sync(const TaskGraph& graph);
+
+    std::optional<nlohmann::json> cached_output(const std::string& hash) const;
+    void mark_running(const std::string& task, const std::string& hash);
+    /// Stores the output under `hash` and marks the task done, in one transaction.
+    void mark_done(const std::string& task, const std::string& hash, const nlohmann::json& output,
+                   double wall_seconds, bool reused);
+    void mark_failed(const std::string& task, const std::string& error);
+    void mark_blocked(const std::string& task, const std::string& reason);
+
+    std::vector<TaskRecord> tasks() const;
+    std::optional<TaskRecord> task(const std::string& name) const;
+    /// Output of a done task (via its hash).
+    std::optional<nlohmann::json> output_of(const std::string& task) const;
+    /// How many times the task really executed (not reused), over all runs in this folder.
+    int executions(const std::string& task) const;
+
+private:
+    std::unique_ptr<sqlite::Database> db_;
+};
+
+}  // namespace interphase::engine

@@ -1,0 +1,342 @@
+#include "engine/workflow.hpp"
+
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <yaml-cpp/yaml.h>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "structures/io.hpp"
+#include "structures/prototypes.hpp"
+#include "structures/slab.hpp"
+
+namespace interphase::engine {
+
+const char* to_string(Reference r) { return r == Reference::BulkMetal ? "bulk" : "isolated_atom"; }
+
+namespace {
+
+// Reads YAML nodes with the file and line in every error message.
+class Reader {
+public:
+    explicit Reader(std::string file) : file_(std::move(file)) {}
+
+    std::string where(const YAML::Node& n) const {
+        const auto m = n.Mark();
+        return m.line >= 0 ? fmt::format("{}:{}", file_, m.line + 1) : file_;
+    }
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
+        throw InputError(where(n), field, msg);
+    }
+    void only_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) const {
+        if (!map.IsMap()) fail(map, path, "must be a mapping");
+        for (const auto& kv : map) {
+            const auto key = kv.first.as<std::string>();
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+                fail(kv.first, path.empty() ? key : path + "." + key, text::unknown_name_message("key", key, allowed));
+        }
+    }
+    template <class T>
+    T get(const YAML::Node& n, const std::string& field, const char* type_name) const {
+        try {
+            return n.as<T>();
+        } catch (const YAML::Exception&) {
+            fail(n, field, fmt::format("expected {}, got '{}'", type_name, YAML::Dump(n)));
+        }
+    }
+    std::string str(const YAML::Node& n, const std::string& f) const { return get<std::string>(n, f, "a string"); }
+    int integer(const YAML::Node& n, const std::string& f) const { return get<int>(n, f, "an integer"); }
+    double number(const YAML::Node& n, const std::string& f) const {
+        const double v = get<double>(n, f, "a number");
+        if (!std::isfinite(v)) fail(n, f, "must be a finite number");
+        return v;
+    }
+    const std::string& file() const { return file_; }
+
+private:
+    std::string file_;
+};
+
+nlohmann::json to_json(const YAML::Node& n) {
+    if (n.IsMap()) {
+        nlohmann::json j = nlohmann::json::object();
+        for (const auto& kv : n) j[kv.first.as<std::string>()] = to_json(kv.second);
+        return j;
+    }
+    if (n.IsSequence()) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& v : n) j.push_back(to_json(v));
+        return j;
+    }
+    if (n.IsNull()) return nullptr;
+    const std::string s = n.Scalar();
+    if (n.Tag() == "!") return s;  // quoted scalar stays a string
+    if (s == "true" || s == "True") return true;
+    if (s == "false" || s == "False") return false;
+    if (auto i = text::parse_int(s)) return *i;
+    if (auto d = text::parse_double(s)) return *d;
+    return s;
+}
+
+std::array<int, 3> read_miller(const Reader& r, const YAML::Node& n, const std::string& field) {
+    std::string text;
+    if (n.IsSequence()) {
+        for (const auto& v : n) text += (text.empty() ? "" : ",") + std::to_string(r.integer(v, field));
+    } else {
+        text = r.str(n, field);
+    }
+    try {
+        return structures::parse_miller(text, r.where(n));
+    } catch (const InputError& e) {
+        r.fail(n, field, e.what());
+    }
+}
+
+HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const std::filesystem::path& base) {
+    const std::string p = fmt::format("hosts[{}]", i);
+    r.only_keys(h, p, {"name", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
+                       "fix_bottom", "termination", "sites"});
+    HostSpec host;
+    if (h["phase"] && h["structure"]) r.fail(h, p, "give either 'phase' or 'structure', not both");
+    if (h["phase"]) {
+        const auto name = r.str(h["phase"], p + ".phase");
+        try {
+            host.phase = structures::prototype(name).name;
+        } catch (const InputError& e) {
+            r.fail(h["phase"], p + ".phase", text::unknown_name_message("phase", name, structures::prototype_names()));
+        }
+        host.bulk_source = *host.phase;
+    } else if (h["structure"]) {
+        auto file = std::filesystem::path(r.str(h["structure"], p + ".structure"));
+        if (file.is_relative()) file = base / file;
+        try {
+            auto s = structures::read_structure(file);
+            if (s.title.empty()) s.title = file.stem().string();
+            host.bulk_structure = structures::to_json(s);
+        } catch (const Error& e) {
+            r.fail(h["structure"], p + ".structure", e.what());
+        }
+        host.bulk_source = file.string();
+    } else {
+        r.fail(h, p, "needs 'phase' (a built-in prototype) or 'structure' (a file)");
+    }
+    if (h["miller"]) host.miller = read_miller(r, h["miller"], p + ".miller");
+    host.name = h["name"] ? r.str(h["name"], p + ".name")
+                          : fmt::format("{}({}{}{})", host.bulk_source, host.miller[0], host.miller[1], host.miller[2]);
+    if (host.name.empty() || host.name.find('|') != std::string::npos || host.name.find('/') != std::string::npos)
+        r.fail(h["name"] ? h["name"] : h, p + ".name", "must be non-empty without '/' or '|'");
+    if (h["layers"]) {
+        host.layers = r.integer(h["layers"], p + ".layers");
+        if (host.layers < 1 || host.layers > 50) r.fail(h["layers"], p + ".layers", "must be between 1 and 50");
+    }
+    if (h["vacuum"]) {
+        host.vacuum = r.number(h["vacuum"], p + ".vacuum");
+        if (host.vacuum < 5 || host.vacuum > 100) r.fail(h["vacuum"], p + ".vacuum", "must be between 5 and 100 Å");
+    }
+    if (h["supercell"]) {
+        const auto& n = h["supercell"];
+        if (!n.IsSequence() || n.size() != 2) r.fail(n, p + ".supercell", "must be [na, nb]");
+        for (std::size_t k = 0; k < 2; ++k) {
+            host.supercell[k] = r.integer(n[k], p + ".supercell");
+            if (host.supercell[k] < 1 || host.supercell[k] > 20) r.fail(n[k], p + ".supercell", "entries must be 1..20");
+        }
+    }
+    if (h["fix_bottom_layers"]) {
+        host.fix_bottom_layers = r.integer(h["fix_bottom_layers"], p + ".fix_bottom_layers");
+        if (host.fix_bottom_layers < 0) r.fail(h["fix_bottom_layers"], p + ".fix_bottom_layers", "must be >= 0");
+    }
+    if (h["fix_bottom"]) {
+        host.fix_bottom = r.number(h["fix_bottom"], p + ".fix_bottom");
+        if (host.fix_bottom < 0) r.fail(h["fix_bottom"], p + ".fix_bottom", "must be >= 0 Å");
+    }
+    if (h["termination"]) host.termination = r.str(h["termination"], p + ".termination");
+    if (h["sites"]) {
+        const auto& n = h["sites"];
+        if (!n.IsSequence() || n.size() == 0) r.fail(n, p + ".sites", "must be a non-empty list of site names");
+        host.sites.clear();
+        static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "bridge", "top"};
+        for (const auto& s : n) {
+            const auto name = r.str(s, p + ".sites");
+            const auto base_name = name.substr(0, name.find_last_not_of("0123456789_") + 1);
+            if (std::find(kinds.begin(), kinds.end(), base_name) == kinds.end())
+                r.fail(s, p + ".sites", text::unknown_name_message("site", name, kinds));
+            if (std::find(host.sites.begin(), host.sites.end(), name) != host.sites.end())
+                r.fail(s, p + ".sites", fmt::format("site '{}' listed twice", name));
+            host.sites.push_back(name);
+        }
+    }
+    return host;
+}
+
+}  // namespace
+
+WorkflowSpec load_workflow(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path.string(), "", "cannot open workflow file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_workflow(ss.str(), path);
+}
+
+WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source) {
+    const Reader r(source.string());
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::ParserException& e) {
+        throw ParseError(source.string(), static_cast<std::size_t>(e.mark.line + 1), "invalid YAML: " + e.msg);
+    }
+    if (!root || root.IsNull()) throw InputError(source.string(), "", "the workflow file is empty");
+    r.only_keys(root, "", {"name", "description", "workflow", "calculator", "protocol", "adsorbate", "reference",
+                           "reference_box", "hosts", "pairs"});
+    WorkflowSpec spec;
+    spec.source = source;
+    spec.yaml_text = yaml_text;
+    const auto base = source.has_parent_path() ? source.parent_path() : std::filesystem::path(".");
+    spec.name = root["name"] ? r.str(root["name"], "name") : source.stem().string();
+    if (spec.name.empty() || spec.name.find_first_of("/\\") != std::string::npos)
+        r.fail(root["name"], "name", "must be non-empty without slashes");
+    if (root["description"]) spec.description = r.str(root["description"], "description");
+    if (root["workflow"]) {
+        const auto w = r.str(root["workflow"], "workflow");
+        if (w != "binding_energy") r.fail(root["workflow"], "workflow", text::unknown_name_message("workflow", w, {"binding_energy"}));
+    }
+
+    if (!root["calculator"]) r.fail(root, "calculator", "is required (e.g. calculator: {code: cp2k})");
+    const auto& calc = root["calculator"];
+    if (!calc.IsMap() || !calc["code"]) r.fail(calc, "calculator", "must be a mapping with 'code'");
+    spec.calculator_code = r.str(calc["code"], "calculator.code");
+    try {
+        plugins::CalculatorRegistry::instance().info(spec.calculator_code, r.where(calc["code"]));
+    } catch (const InputError&) {
+        r.fail(calc["code"], "calculator.code",
+               text::unknown_name_message("calculator", spec.calculator_code, plugins::CalculatorRegistry::instance().names()));
+    }
+    for (const auto& kv : calc) {
+        const auto key = kv.first.as<std::string>();
+        if (key == "code") continue;
+        if (key == "cores_per_task") {
+            spec.cores_per_task = r.integer(kv.second, "calculator.cores_per_task");
+            if (spec.cores_per_task < 1) r.fail(kv.second, "calculator.cores_per_task", "must be >= 1");
+            continue;
+        }
+        spec.calculator_config[key] = to_json(kv.second);
+    }
+    // Let the plugin validate its own keys now, before anything runs.
+    plugins::CalculatorRegistry::instance().create(spec.calculator_code, spec.calculator_config, r.where(calc));
+
+    spec.protocol = plugins::Protocol::from_json(root["protocol"] ? to_json(root["protocol"]) : nlohmann::json("fast"),
+                                                 root["protocol"] ? r.where(root["protocol"]) : r.file());
+
+    if (root["adsorbate"]) {
+        spec.adsorbate = r.str(root["adsorbate"], "adsorbate");
+        try {
+            structures::element(spec.adsorbate);
+        } catch (const Error&) {
+            r.fail(root["adsorbate"], "adsorbate", fmt::format("'{}' is not a chemical element", spec.adsorbate));
+        }
+    }
+    if (root["reference"]) {
+        const auto ref = r.str(root["reference"], "reference");
+        if (ref == "isolated_atom") spec.reference = Reference::IsolatedAtom;
+        else if (ref == "bulk") spec.reference = Reference::BulkMetal;
+        else r.fail(root["reference"], "reference", text::unknown_name_message("reference", ref, {"isolated_atom", "bulk"}));
+    }
+    if (spec.reference == Reference::BulkMetal) {
+        try {
+            structures::prototype(spec.adsorbate);
+        } catch (const InputError&) {
+            r.fail(root["reference"], "reference",
+                   fmt::format("no built-in prototype for bulk {} (needed for reference: bulk)", spec.adsorbate));
+        }
+    }
+    if (root["reference_box"]) {
+        spec.reference_box = r.number(root["reference_box"], "reference_box");
+        if (spec.reference_box < 5 || spec.reference_box > 40) r.fail(root["reference_box"], "reference_box", "must be 5..40 Å");
+    }
+
+    if (!root["hosts"] || !root["hosts"].IsSequence() || root["hosts"].size() == 0)
+        r.fail(root["hosts"] ? root["hosts"] : root, "hosts", "must be a non-empty list of host surfaces");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < root["hosts"].size(); ++i) {
+        auto host = read_host(r, root["hosts"][i], i, base);
+        if (!names.insert(host.name).second)
+            r.fail(root["hosts"][i], fmt::format("hosts[{}].name", i), fmt::format("host name '{}' used twice", host.name));
+        spec.hosts.push_back(std::move(host));
+    }
+    if (root["pairs"]) {
+        const auto& pairs = root["pairs"];
+        if (!pairs.IsSequence()) r.fail(pairs, "pairs", "must be a list of [A, B] host names");
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+            const auto& pr = pairs[i];
+            const std::string f = fmt::format("pairs[{}]", i);
+            if (!pr.IsSequence() || pr.size() != 2) r.fail(pr, f, "must be [A, B]");
+            std::array<std::string, 2> ab{r.str(pr[0], f), r.str(pr[1], f)};
+            for (std::size_t k = 0; k < 2; ++k)
+                if (!names.count(ab[k]))
+                    r.fail(pr[k], f, text::unknown_name_message("host", ab[k], {names.begin(), names.end()}));
+            if (ab[0] == ab[1]) r.fail(pr, f, "a pair needs two different hosts");
+            spec.pairs.push_back(ab);
+        }
+    }
+    return spec;
+}
+
+TaskGraph expand_workflow(const WorkflowSpec& spec) {
+    TaskGraph g;
+    const std::string ads = spec.adsorbate;
+    auto calc_params = [](const char* kind, const std::string& label, int multiplicity = 0) {
+        return nlohmann::json{{"calculation", kind}, {"label", label}, {"spin_multiplicity", multiplicity}};
+    };
+
+    // μ of the adsorbate.
+    std::string reference_task;
+    if (spec.reference == Reference::IsolatedAtom) {
+        const std::string base = fmt::format("reference/{}-atom", ads);
+        g.add({base, kinds::kBuildAtomInBox, {{"species", ads}, {"box", spec.reference_box}}, {}});
+        // Spin multiplicity 0 lets the plugin choose from the electron count (Li: doublet).
+        reference_task = base + "/energy";
+        g.add({reference_task, kinds::kCalculation, calc_params("single_point", ads + " atom in a box"), {{"structure", base}}});
+    } else {
+        const std::string base = fmt::format("reference/{}-bulk", ads);
+        g.add({base, kinds::kBuildBulk, {{"phase", ads}}, {}});
+        reference_task = base + "/energy";
+        g.add({reference_task, kinds::kCalculation, calc_params("single_point", "bulk " + ads), {{"structure", base}}});
+    }
+
+    for (const auto& h : spec.hosts) {
+        const std::string bulk = "bulk/" + (h.phase ? *h.phase : h.bulk_structure.value("title", h.name));
+        if (!g.contains(bulk)) {
+            nlohmann::json p = h.phase ? nlohmann::json{{"phase", *h.phase}}
+                                       : nlohmann::json{{"structure", h.bulk_structure}, {"source", h.bulk_source}};
+            g.add({bulk, kinds::kBuildBulk, p, {}});
+        }
+        nlohmann::json slab{{"miller", h.miller},           {"layers", h.layers},
+                            {"vacuum", h.vacuum},           {"supercell", h.supercell},
+                            {"fix_bottom_layers", h.fix_bottom_layers}, {"fix_bottom", h.fix_bottom}};
+        if (h.termination) slab["termination"] = *h.termination;
+        const std::string slab_task = h.name + "/slab";
+        g.add({slab_task, kinds::kBuildSlab, slab, {{"bulk", bulk}}});
+        const std::string host_relax = slab_task + "/relax";
+        g.add({host_relax, kinds::kCalculation, calc_params("relaxation", h.name + " clean slab"), {{"structure", slab_task}}});
+        std::map<std::string, std::string> be_inputs{{"host", host_relax}, {"reference", reference_task}};
+        for (const auto& site : h.sites) {
+            const std::string st = fmt::format("{}/{}+{}", h.name, site, ads);
+            g.add({st, kinds::kBuildAdsorbate, {{"site", site}, {"species", ads}}, {{"slab", host_relax}}});
+            g.add({st + "/relax", kinds::kCalculation, calc_params("relaxation", fmt::format("{} + {} {}", h.name, ads, site)),
+                   {{"structure", st}}});
+            be_inputs["site:" + site] = st + "/relax";
+        }
+        g.add({h.name + "/binding_energy", kinds::kBindingEnergy,
+               {{"adsorbate", ads}, {"reference", to_string(spec.reference)}, {"host", h.name}}, be_inputs});
+    }
+    for (const auto& [a, b] : spec.pairs)
+        g.add({fmt::format("pairs/{}|{}/delta_e", a, b), kinds::kDeltaE, {{"a", a}, {"b", b}},
+               {{"a", a + "/binding_energy"}, {"b", b + "/binding_energy"}}});
+    g.validate();
+    return g;
+}
+
+}  // namespace interphase::engine

@@ -1,0 +1,61 @@
+// Workflow files: a YAML description of a binding-energy screening (hosts, sites, reference,
+// pairs for ΔE, calculator, protocol), validated before anything runs — errors name the file,
+// line and field — and expanded into a TaskGraph. The reference is docs/workflow.md.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "plugins/calculator.hpp"
+
+namespace interphase::engine {
+
+/// One host surface on which the adsorbate's binding energy is computed.
+struct HostSpec {
+    std::string name;                     ///< unique label, e.g. "Al(111)"
+    std::optional<std::string> phase;     ///< a built-in prototype...
+    nlohmann::json bulk_structure;        ///< ...or a structure read from `structure:` (JSON form)
+    std::string bulk_source;              ///< prototype name or file path (provenance)
+    std::array<int, 3> miller{1, 1, 1};
+    int layers = 3;
+    double vacuum = 10.0;
+    std::array<int, 2> supercell{1, 1};
+    int fix_bottom_layers = 1;
+    double fix_bottom = 0.0;
+    std::optional<std::string> termination;  ///< top species ("S") or index ("0")
+    std::vector<std::string> sites{"hollow"};
+};
+
+enum class Reference { IsolatedAtom, BulkMetal };
+const char* to_string(Reference r);
+
+struct WorkflowSpec {
+    std::filesystem::path source;         ///< the YAML file
+    std::string yaml_text;                ///< its text, saved in the run folder for `resume`
+    std::string name;
+    std::string description;
+    std::string calculator_code;          ///< registry name, e.g. "cp2k"
+    nlohmann::json calculator_config = nlohmann::json::object();  ///< passed to the plugin
+    int cores_per_task = 0;               ///< 0 = all cores of the executor
+    plugins::Protocol protocol;
+    std::string adsorbate = "Li";
+    Reference reference = Reference::IsolatedAtom;
+    double reference_box = 10.0;          ///< Å, cubic box of the isolated atom
+    std::vector<HostSpec> hosts;
+    std::vector<std::array<std::string, 2>> pairs;
+};
+
+/// Parses and validates a workflow file. Throws ParseError (YAML syntax, with line) or
+/// InputError ("FILE:LINE: field 'hosts[0].phase': unknown phase 'Alx'; did you mean 'Al'?").
+WorkflowSpec load_workflow(const std::filesystem::path& path);
+WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source);
+
+/// The task graph of a binding-energy workflow (see docs/workflow.md for the task names).
+TaskGraph expand_workflow(const WorkflowSpec& spec);
+
+}  // namespace interphase::engine

@@ -1,0 +1,121 @@
+// The code-agnostic contract between the engine and a DFT code (or an in-process potential).
+//
+// The engine hands a plugin a CalculationRequest (structure, kind, protocol); an external-code
+// plugin writes its input files into the task folder, describes the command to run as a
+// LaunchSpec (an argument vector, never a shell string), and after the run parses the outputs
+// into a CalculationResult in Interphase units (Å, eV, eV/Å). A plugin never knows which
+// executor runs the command; an executor never knows which code it runs.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "structures/structure.hpp"
+
+namespace interphase::plugins {
+
+/// Code-agnostic numerical settings; each plugin maps them to its own keywords (docs/protocols.md).
+struct Protocol {
+    std::string name = "fast";
+    std::string functional = "PBE";
+    std::string precision = "fast";       ///< "fast" | "standard" | "precise" (basis size, cutoffs)
+    double kpoint_spacing = 0.30;        ///< Å^-1 (2π included), as ASE's kptdensity-free "kspacing"
+    double smearing = 0.1;               ///< eV, Fermi-Dirac electronic temperature; 0 = none
+    double scf_tolerance = 1e-6;         ///< Hartree-scale energy/density convergence
+    int max_scf = 200;
+    double fmax = 0.05;                  ///< eV/Å, relaxation force threshold
+    int max_relax_steps = 100;
+
+    nlohmann::json to_json() const;
+    /// Named protocol ("fast", "standard", "precise") with optional overrides; throws InputError.
+    static Protocol from_json(const nlohmann::json& j, const std::string& source);
+};
+
+enum class CalculationKind { SinglePoint, Relaxation };
+const char* to_string(CalculationKind k);
+
+struct CalculationRequest {
+    structures::Structure structure;  ///< fixed atoms come from Atom::fixed
+    CalculationKind kind = CalculationKind::SinglePoint;
+    Protocol protocol;
+    int charge = 0;
+    int spin_multiplicity = 0;        ///< 0 = let the plugin decide (closed shell or smeared)
+    std::string label;                ///< human-readable, e.g. "Al(111)+Li fcc hollow"
+};
+
+/// How to run a prepared calculation: the executor's only view of a DFT code.
+struct LaunchSpec {
+    std::vector<std::string> argv;          ///< argv[0] resolved through PATH by the executor
+    std::filesystem::path workdir;
+    int cores = 1;
+    std::string stdout_file = "stdout.txt"; ///< relative to workdir
+    std::string stderr_file = "stderr.txt";
+    std::map<std::string, std::string> environment;  ///< added to the inherited environment
+};
+
+struct CalculationResult {
+    double energy = 0;                               ///< eV, total energy of the final structure
+    std::vector<Eigen::Vector3d> forces;             ///< eV/Å, per atom of final structure
+    structures::Structure structure;                 ///< final (relaxed) structure
+    bool scf_converged = false;
+    bool geometry_converged = false;                 ///< true for single points
+    int ionic_steps = 0;
+    std::string code;                                ///< "cp2k"
+    std::string code_version;                        ///< as printed by the code
+    double max_force() const;                        ///< eV/Å over non-fixed atoms
+    nlohmann::json to_json() const;
+    static CalculationResult from_json(const nlohmann::json& j);
+};
+
+/// A calculator plugin. Instances are configured from the workflow's `calculator:` block.
+class Calculator {
+public:
+    virtual ~Calculator() = default;
+    virtual std::string name() const = 0;
+    /// Version of the plugin's input generation; part of every task hash.
+    virtual std::string plugin_version() const = 0;
+    /// Settings that change results (executable flavour excluded); part of every task hash.
+    virtual nlohmann::json hashed_settings() const = 0;
+    /// Checks that the code can run here (executable on PATH, data files); throws ExecutionError.
+    virtual void check_available() const = 0;
+
+    /// Writes the input files for `request` into `dir` (which exists).
+    virtual void write_inputs(const CalculationRequest& request, const std::filesystem::path& dir) const = 0;
+    /// The command that runs the prepared calculation on `cores` cores.
+    virtual LaunchSpec launch(const std::filesystem::path& dir, int cores) const = 0;
+    /// Parses the finished run; throws CalculationError (unconverged, crashed) or ParseError.
+    virtual CalculationResult parse(const CalculationRequest& request, const std::filesystem::path& dir) const = 0;
+};
+
+using CalculatorFactory = std::function<std::unique_ptr<Calculator>(const nlohmann::json& config,
+                                                                    const std::string& source)>;
+
+struct CalculatorInfo {
+    std::string name;
+    std::string description;
+    std::vector<std::string> capabilities;  ///< "single_point", "relaxation", "kpoints", ...
+    CalculatorFactory create;
+};
+
+/// Registry of calculator plugins; each plugin adds itself with one line in registry.cpp.
+class CalculatorRegistry {
+public:
+    static CalculatorRegistry& instance();
+    void add(CalculatorInfo info);
+    /// Throws InputError with a "did you mean" list for unknown names.
+    std::unique_ptr<Calculator> create(const std::string& name, const nlohmann::json& config,
+                                       const std::string& source) const;
+    const CalculatorInfo& info(const std::string& name, const std::string& source) const;
+    std::vector<std::string> names() const;
+private:
+    CalculatorRegistry();
+    std::vector<CalculatorInfo> plugins_;
+};
+
+}  // namespace interphase::plugins
