@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/errors.hpp"
+#include "common/text.hpp"
 #include "common/version.hpp"
 #include "engine/results.hpp"
 #include "engine/runner.hpp"
@@ -68,6 +69,16 @@ structures::Structure load_bulk(const std::string& phase_or_file) {
     return structures::build_bulk(phase_or_file);
 }
 
+std::array<int, 2> parse_supercell(std::string text) {
+    std::replace(text.begin(), text.end(), ',', ' ');
+    const auto tokens = text::split_ws(text);
+    std::array<int, 2> sc{0, 0};
+    for (std::size_t i = 0; i < tokens.size() && i < 2; ++i) sc[i] = static_cast<int>(text::parse_int(tokens[i]).value_or(0));
+    if (tokens.size() != 2 || sc[0] < 1 || sc[1] < 1 || sc[0] > 50 || sc[1] > 50)
+        throw InputError("build slab", "--supercell", "'" + text + "' must be two integers 1..50, e.g. 2,2");
+    return sc;
+}
+
 void report_written(const fs::path& out, const structures::Structure& s) {
     std::cout << fmt::format("wrote {} ({}, {} atoms)\n", out.string(), s.formula(), s.size());
 }
@@ -109,7 +120,8 @@ int main(int argc, char** argv) {
     auto* graph = app.add_subcommand("graph", "Print a workflow's task graph (Graphviz dot)");
     std::string graph_file;
     graph->add_option("WORKFLOW", graph_file, "Workflow YAML file")->required();
-    graph->add_flag("--dot", "Graphviz dot output (the default)");
+    bool dot = true;
+    graph->add_flag("--dot", dot, "Graphviz dot output (the default)");
 
     auto* build = app.add_subcommand("build", "Build structures: bulk phases and slabs");
     build->require_subcommand(1);
@@ -175,9 +187,7 @@ int main(int argc, char** argv) {
             spec.layers = layers;
             spec.vacuum = vacuum;
             spec.fix_bottom_layers = fix_layers;
-            const auto sc = structures::parse_miller(supercell + ",1", "--supercell");  // reuse the integer list parser
-            if (sc[0] < 1 || sc[1] < 1) throw InputError("build slab", "--supercell", "entries must be >= 1");
-            spec.supercell = {sc[0], sc[1]};
+            spec.supercell = parse_supercell(supercell);
             if (!termination.empty()) {
                 if (std::isdigit(static_cast<unsigned char>(termination[0]))) spec.termination_index = std::stoi(termination);
                 else spec.termination_species = termination;

@@ -212,7 +212,7 @@ std::optional<fs::path> find_on_path(const std::string& name, const std::string&
         struct stat st{};
         if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
             ::access(candidate.c_str(), X_OK) == 0)
-            return candidate;
+            return fs::absolute(candidate);  // the child resolves paths after its chdir
         if (colon == std::string_view::npos) break;
         rest.remove_prefix(colon + 1);
     }

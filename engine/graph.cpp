@@ -78,7 +78,8 @@ std::string TaskGraph::to_dot(const std::map<std::string, std::string>& state) c
         std::string fill = "white";
         if (auto it = state.find(t.name); it != state.end())
             if (auto c = colours.find(it->second); c != colours.end()) fill = c->second;
-        out += fmt::format("  {} [label={}, fillcolor={}];\n", quote(t.name), quote(t.name + "\\n" + t.kind), fill);
+        const std::string label = quote(t.name);
+        out += fmt::format("  {} [label={}\\n{}\", fillcolor={}];\n", label, label.substr(0, label.size() - 1), t.kind, fill);
     }
     for (const auto& t : tasks_)
         for (const auto& [role, dep] : t.inputs)

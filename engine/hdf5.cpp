@@ -26,8 +26,10 @@ namespace {
 /// thread-safe builds, so it is repeated rather than done once).
 void silence_hdf5() noexcept { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
-/// The most specific descriptions on HDF5's error stack, e.g. "unable to open file: file
-/// does not exist" — from the innermost failing function outwards, without repeats.
+/// The most specific descriptions on HDF5's error stack, innermost failing function first,
+/// e.g. "not a group; unable to open group". The outer frames repeat the story in more
+/// generic words, so two are enough. A failed open(2) reports its errno text, the useful
+/// part of HDF5's long multi-line description, which is used alone.
 std::string error_stack_text() {
     std::vector<std::string> lines;
     auto collect = [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
@@ -37,13 +39,21 @@ std::string error_stack_text() {
     };
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect, &lines);
     H5Eclear2(H5E_DEFAULT);
+    static constexpr std::string_view errno_marker = "error message = '";
+    for (const auto& line : lines) {
+        if (auto at = line.find(errno_marker); at != std::string::npos) {
+            at += errno_marker.size();
+            return line.substr(at, line.find('\'', at) - at);
+        }
+    }
     std::string text;
     std::size_t used = 0;
-    for (const auto& line : lines) {
+    for (const auto& full : lines) {
+        const std::string line = full.substr(0, full.find('\n'));
         if (text.find(line) != std::string::npos) continue;
         if (!text.empty()) text += "; ";
         text += line;
-        if (++used == 3) break;  // deeper frames repeat the same story in HDF5's own words
+        if (++used == 2) break;
     }
     return text;
 }

@@ -32,7 +32,7 @@ public:
     using Closer = int (*)(Id);       ///< H5Fclose, H5Gclose, H5Dclose, H5Sclose, H5Tclose, H5Aclose, H5Pclose
 
     Handle() noexcept = default;
-    Handle(Id id, Closer close) noexcept : id_(id), close_(close) {}
+    Handle(Id id, Closer closer) noexcept : id_(id), close_(closer) {}
     ~Handle() { reset(); }
     Handle(Handle&& other) noexcept;
     Handle& operator=(Handle&& other) noexcept;

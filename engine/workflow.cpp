@@ -9,6 +9,7 @@
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "structures/io.hpp"
+#include "structures/elements.hpp"
 #include "structures/prototypes.hpp"
 #include "structures/slab.hpp"
 

@@ -686,8 +686,9 @@ void write_cif(std::ostream& out, const Structure& s) {
     std::map<std::string, int> count;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto& a = s[i];
-        out << fmt::format("  {:<6} {:<3} {:16.12f} {:16.12f} {:16.12f} {}", a.species + std::to_string(++count[a.species]),
-                           a.species, a.frac[0], a.frac[1], a.frac[2], occ[i]);
+        out << fmt::format("  {:<6} {:<3} {:16.12f} {:16.12f} {:16.12f} {:<6}",
+                           a.species + std::to_string(++count[a.species]), a.species, a.frac[0], a.frac[1], a.frac[2],
+                           fmt::format("{}", occ[i]));  // shortest exact form: 1, 0.5, 0.333...
         if (any_fixed) out << (a.fixed ? "  1" : "  0");
         if (any_layer) out << "  " << (a.layer >= 0 ? std::to_string(a.layer) : ".");
         if (any_label) out << "  " << cif_string(a.label);

@@ -146,7 +146,7 @@ Structure standardize(const Structure& s, bool to_primitive, double symprec) {
     Structure out(L, s.pbc());
     out.title = s.title;
     out.info = s.info;
-    out.info["cell"] = to_primitive ? "primitive" : "conventional";
+    if (out.info.is_null() || out.info.is_object()) out.info["cell"] = to_primitive ? "primitive" : "conventional";
     for (int i = 0; i < n; ++i) {
         const auto k = static_cast<std::size_t>(i);
         const Eigen::Vector3d f(wrap01(cell.positions[3 * k]), wrap01(cell.positions[3 * k + 1]),

@@ -255,6 +255,13 @@ TEST_CASE("environment: inherited plus the job's variables") {
     fake.environment = {{"PATH", (dir / "bin").string() + ":/usr/bin:/bin"}};
     CHECK(run_to_completion(executor, fake).succeeded());
     CHECK(slurp(dir / "stdout.txt") == "fake-dft-ran\n");
+    // Relative PATH entries and a relative workdir both resolve as a shell started there would.
+    fake.workdir = fs::relative(dir);
+    REQUIRE(fake.workdir.is_relative());
+    fake.environment = {{"PATH", "bin:/usr/bin:/bin"}};
+    fs::remove(dir / "stdout.txt");
+    CHECK(run_to_completion(executor, fake).succeeded());
+    CHECK(slurp(dir / "stdout.txt") == "fake-dft-ran\n");
     ::unsetenv("INTERPHASE_TEST_INHERITED");
     ::unsetenv("INTERPHASE_TEST_OVERRIDDEN");
     check_no_children();

@@ -223,7 +223,8 @@ TEST_CASE("primitive and conventional cells") {
     // Tags are dropped by standardization (atoms are re-created by spglib).
     Structure tagged = build_bulk("Li");
     tagged[0].fixed = true;
-    for (const auto& a : conventional_cell(tagged).atoms()) {
+    const Structure untagged = conventional_cell(tagged);
+    for (const auto& a : untagged.atoms()) {
         CHECK_FALSE(a.fixed);
         CHECK(a.label.empty());
     }

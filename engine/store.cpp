@@ -1,0 +1,207 @@
+#include "engine/store.hpp"
+
+#include <chrono>
+#include <fmt/format.h>
+
+#include "common/errors.hpp"
+#include "engine/sqlite.hpp"
+
+namespace interphase::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr int kSchemaVersion = 1;
+
+double now_unix() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+TaskRecord read_record(const sqlite::Statement& q) {
+    TaskRecord r;
+    r.name = q.column_text(0);
+    r.kind = q.column_text(1);
+    r.state = q.column_text(2);
+    r.hash = q.column_text(3);
+    r.attempts = static_cast<int>(q.column_int64(4));
+    r.reused = q.column_int64(5) != 0;
+    r.started = q.column_double(6);
+    r.finished = q.column_double(7);
+    r.wall_seconds = q.column_double(8);
+    r.error = q.column_text(9);
+    return r;
+}
+constexpr const char* kRecordColumns = "name, kind, state, hash, attempts, reused, started, finished, wall, error";
+}  // namespace
+
+fs::path RunStore::database_path(const fs::path& run_dir) { return run_dir / "state.sqlite"; }
+bool RunStore::exists(const fs::path& run_dir) { return fs::exists(database_path(run_dir)); }
+
+RunStore::RunStore(const fs::path& run_dir) {
+    fs::create_directories(run_dir);
+    db_ = std::make_unique<sqlite::Database>(database_path(run_dir));
+    db_->exec(R"sql(
+        CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS tasks(
+            name TEXT PRIMARY KEY, kind TEXT NOT NULL, position INTEGER NOT NULL,
+            state TEXT NOT NULL, hash TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+            reused INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0,
+            wall REAL NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');
+        CREATE TABLE IF NOT EXISTS results(
+            hash TEXT PRIMARY KEY, kind TEXT NOT NULL, output TEXT NOT NULL, task TEXT NOT NULL, created REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS executions(
+            id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, hash TEXT NOT NULL,
+            started REAL NOT NULL, finished REAL, outcome TEXT);
+    )sql");
+    const auto v = meta("schema_version");
+    if (!v) set_meta("schema_version", std::to_string(kSchemaVersion));
+    else if (*v != std::to_string(kSchemaVersion))
+        throw StorageError(fmt::format("{}: store schema version {} is not supported (expected {})",
+                                       database_path(run_dir).string(), *v, kSchemaVersion));
+}
+
+RunStore::~RunStore() = default;
+
+void RunStore::set_meta(const std::string& key, const std::string& value) {
+    sqlite::Statement q(*db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    q.bind(1, key);
+    q.bind(2, value);
+    q.step();
+}
+
+std::optional<std::string> RunStore::meta(const std::string& key) const {
+    sqlite::Statement q(*db_, "SELECT value FROM meta WHERE key = ?1");
+    q.bind(1, key);
+    if (!q.step()) return std::nullopt;
+    return q.column_text(0);
+}
+
+int RunStore::sync(const TaskGraph& graph) {
+    sqlite::Transaction tx(*db_);
+    int position = 0;
+    sqlite::Statement ins(*db_,
+                          "INSERT INTO tasks(name, kind, position, state) VALUES(?1, ?2, ?3, 'pending') "
+                          "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, position = excluded.position");
+    for (const auto& t : graph.tasks()) {
+        ins.reset();
+        ins.bind(1, t.name);
+        ins.bind(2, t.kind);
+        ins.bind(3, position++);
+        ins.step();
+    }
+    // A task the previous engine left running was interrupted: its execution never finished.
+    db_->exec("UPDATE executions SET finished = 0, outcome = 'interrupted' WHERE finished IS NULL");
+    db_->exec("UPDATE tasks SET state = 'pending' WHERE state = 'running'");
+    const int reset = db_->changes();
+    // Failed and blocked tasks are tried again on a new run; done ones are re-checked by hash.
+    db_->exec("UPDATE tasks SET state = 'pending', error = '' WHERE state IN ('failed', 'blocked', 'done')");
+    tx.commit();
+    return reset;
+}
+
+std::optional<nlohmann::json> RunStore::cached_output(const std::string& hash) const {
+    sqlite::Statement q(*db_, "SELECT output FROM results WHERE hash = ?1");
+    q.bind(1, hash);
+    if (!q.step()) return std::nullopt;
+    return nlohmann::json::parse(q.column_text(0));
+}
+
+void RunStore::mark_running(const std::string& task, const std::string& hash) {
+    sqlite::Transaction tx(*db_);
+    sqlite::Statement u(*db_,
+                        "UPDATE tasks SET state = 'running', hash = ?2, attempts = attempts + 1, started = ?3, error = '' "
+                        "WHERE name = ?1");
+    u.bind(1, task);
+    u.bind(2, hash);
+    u.bind(3, now_unix());
+    u.step();
+    sqlite::Statement e(*db_, "INSERT INTO executions(task, hash, started) VALUES(?1, ?2, ?3)");
+    e.bind(1, task);
+    e.bind(2, hash);
+    e.bind(3, now_unix());
+    e.step();
+    tx.commit();
+}
+
+void RunStore::mark_done(const std::string& task, const std::string& hash, const nlohmann::json& output,
+                         double wall_seconds, bool reused) {
+    sqlite::Transaction tx(*db_);
+    const double now = now_unix();
+    if (!reused) {
+        sqlite::Statement r(*db_,
+                            "INSERT OR REPLACE INTO results(hash, kind, output, task, created) "
+                            "SELECT ?1, kind, ?2, name, ?3 FROM tasks WHERE name = ?4");
+        r.bind(1, hash);
+        r.bind(2, output.dump());
+        r.bind(3, now);
+        r.bind(4, task);
+        r.step();
+        sqlite::Statement e(*db_, "UPDATE executions SET finished = ?2, outcome = 'done' WHERE task = ?1 AND finished IS NULL");
+        e.bind(1, task);
+        e.bind(2, now);
+        e.step();
+    }
+    sqlite::Statement u(*db_,
+                        "UPDATE tasks SET state = 'done', hash = ?2, reused = ?3, finished = ?4, wall = ?5, error = '' "
+                        "WHERE name = ?1");
+    u.bind(1, task);
+    u.bind(2, hash);
+    u.bind(3, reused ? 1 : 0);
+    u.bind(4, now);
+    u.bind(5, wall_seconds);
+    u.step();
+    tx.commit();
+}
+
+void RunStore::mark_failed(const std::string& task, const std::string& error) {
+    sqlite::Transaction tx(*db_);
+    const double now = now_unix();
+    sqlite::Statement u(*db_, "UPDATE tasks SET state = 'failed', error = ?2, finished = ?3 WHERE name = ?1");
+    u.bind(1, task);
+    u.bind(2, error);
+    u.bind(3, now);
+    u.step();
+    sqlite::Statement e(*db_, "UPDATE executions SET finished = ?2, outcome = 'failed' WHERE task = ?1 AND finished IS NULL");
+    e.bind(1, task);
+    e.bind(2, now);
+    e.step();
+    tx.commit();
+}
+
+void RunStore::mark_blocked(const std::string& task, const std::string& reason) {
+    sqlite::Statement u(*db_, "UPDATE tasks SET state = 'blocked', error = ?2 WHERE name = ?1");
+    u.bind(1, task);
+    u.bind(2, reason);
+    u.step();
+}
+
+std::vector<TaskRecord> RunStore::tasks() const {
+    sqlite::Statement q(*db_, fmt::format("SELECT {} FROM tasks ORDER BY position", kRecordColumns));
+    std::vector<TaskRecord> out;
+    while (q.step()) out.push_back(read_record(q));
+    return out;
+}
+
+std::optional<TaskRecord> RunStore::task(const std::string& name) const {
+    sqlite::Statement q(*db_, fmt::format("SELECT {} FROM tasks WHERE name = ?1", kRecordColumns));
+    q.bind(1, name);
+    if (!q.step()) return std::nullopt;
+    return read_record(q);
+}
+
+std::optional<nlohmann::json> RunStore::output_of(const std::string& task) const {
+    sqlite::Statement q(*db_,
+                        "SELECT r.output FROM tasks t JOIN results r ON r.hash = t.hash WHERE t.name = ?1 AND t.state = 'done'");
+    q.bind(1, task);
+    if (!q.step()) return std::nullopt;
+    return nlohmann::json::parse(q.column_text(0));
+}
+
+int RunStore::executions(const std::string& task) const {
+    sqlite::Statement q(*db_, "SELECT COUNT(*) FROM executions WHERE task = ?1");
+    q.bind(1, task);
+    q.step();
+    return static_cast<int>(q.column_int64(0));
+}
+
+}  // namespace interphase::engine

@@ -1,0 +1,190 @@
+// The CP2K Calculator: files in the task folder, the command line, availability checks and
+// the registry entry. Input text and output parsing live in input.cpp and parser.cpp.
+#include <cstdlib>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <unistd.h>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "plugins/cp2k/cp2k.hpp"
+
+namespace interphase::plugins::cp2k {
+
+namespace {
+
+std::optional<std::filesystem::path> find_executable(const std::string& name) {
+    auto executable = [](const std::filesystem::path& p) {
+        std::error_code ec;
+        return std::filesystem::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+    };
+    if (name.find('/') != std::string::npos) {
+        if (executable(name)) return std::filesystem::path(name);
+        return std::nullopt;
+    }
+    const char* path = std::getenv("PATH");
+    std::string_view rest = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    while (true) {
+        const auto colon = rest.find(':');
+        std::string dir(rest.substr(0, colon));
+        if (dir.empty()) dir = ".";
+        const auto candidate = std::filesystem::path(dir) / name;
+        if (executable(candidate)) return candidate;
+        if (colon == std::string_view::npos) break;
+        rest.remove_prefix(colon + 1);
+    }
+    return std::nullopt;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// The last non-empty line of a (small) stderr file, for messages about runs that died early.
+std::string stderr_hint(const std::filesystem::path& p) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) return {};
+    const std::string text = read_file(p);
+    std::string last;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        if (!text::trim(line).empty()) last = text::trim(line);
+    if (last.size() > 200) last = last.substr(0, 200) + "...";
+    return last.empty() ? std::string() : fmt::format(" [{}: {}]", p.filename().string(), last);
+}
+
+constexpr const char* kStdout = "cp2k.stdout";
+constexpr const char* kStderr = "cp2k.stderr";
+
+}  // namespace
+
+nlohmann::json Cp2kCalculator::hashed_settings() const {
+    // Only what changes the numbers: overrides and data file names. The data directory, the
+    // executable and the launcher are left out so that a cluster with another install path
+    // reuses results computed here.
+    nlohmann::json j{{"basis_file", std::filesystem::path(settings_.basis_file).filename().string()},
+                     {"potential_file", std::filesystem::path(settings_.potential_file).filename().string()},
+                     {"basis_set", settings_.basis_set.empty() ? nlohmann::json() : nlohmann::json(settings_.basis_set)},
+                     {"cutoff", settings_.cutoff ? nlohmann::json(*settings_.cutoff) : nlohmann::json()},
+                     {"rel_cutoff", settings_.rel_cutoff ? nlohmann::json(*settings_.rel_cutoff) : nlohmann::json()}};
+    if (!settings_.element_basis_sets.empty()) j["element_basis_sets"] = settings_.element_basis_sets;
+    return j;
+}
+
+void Cp2kCalculator::check_available() const {
+    if (!find_executable(settings_.executable))
+        throw ExecutionError(fmt::format("CP2K executable '{}' not found on PATH (calculator.executable)",
+                                         settings_.executable));
+    if (settings_.launcher == "mpirun" && !find_executable("mpirun"))
+        throw ExecutionError("'mpirun' not found on PATH (calculator.launcher: mpirun; use 'none' to run CP2K directly)");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(settings_.basis_path(), ec))
+        throw ExecutionError(fmt::format("CP2K basis-set file '{}' not found (calculator.data_dir, calculator.basis_file)",
+                                         settings_.basis_path().string()));
+    if (!std::filesystem::is_regular_file(settings_.potential_path(), ec))
+        throw ExecutionError(fmt::format(
+            "CP2K pseudopotential file '{}' not found (calculator.data_dir, calculator.potential_file)",
+            settings_.potential_path().string()));
+}
+
+void Cp2kCalculator::write_inputs(const CalculationRequest& request, const std::filesystem::path& dir) const {
+    const std::string input = write_input(request, settings_);
+    // A rerun in the same folder must not read the previous attempt: cp2k -o appends to an
+    // existing output and CP2K picks up old restart/trajectory files.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name == kOutputFile || name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0)
+            std::filesystem::remove(entry.path(), ec);
+    }
+    const auto path = dir / kInputFile;
+    const auto tmp = dir / (std::string(kInputFile) + ".tmp");
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << input;
+        out.flush();
+        if (!out) throw ExecutionError(fmt::format("cannot write {}", tmp.string()));
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw ExecutionError(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+}
+
+LaunchSpec Cp2kCalculator::launch(const std::filesystem::path& dir, int cores) const {
+    LaunchSpec spec;
+    spec.workdir = dir;
+    spec.cores = std::max(1, cores);
+    spec.stdout_file = kStdout;
+    spec.stderr_file = kStderr;
+    const std::vector<std::string> cp2k_args{settings_.executable, "-i", kInputFile, "-o", kOutputFile};
+    if (settings_.launcher == "mpirun" && spec.cores > 1) {
+        // One MPI rank per core, one thread per rank; --bind-to none leaves placement to the
+        // kernel, which matters when several tasks share a node.
+        spec.argv = {"mpirun", "-np", std::to_string(spec.cores), "--bind-to", "none"};
+        spec.argv.insert(spec.argv.end(), cp2k_args.begin(), cp2k_args.end());
+        spec.environment["OMP_NUM_THREADS"] = "1";
+        if (::geteuid() == 0) {
+            spec.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
+            spec.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        }
+    } else {
+        // One process, OpenMP threads on every core (also mpirun with one core: no MPI start-up).
+        spec.argv = cp2k_args;
+        spec.environment["OMP_NUM_THREADS"] = std::to_string(spec.cores);
+    }
+    return spec;
+}
+
+CalculationResult Cp2kCalculator::parse(const CalculationRequest& request, const std::filesystem::path& dir) const {
+    using Reason = CalculationError::Reason;
+    const auto out_path = dir / kOutputFile;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(out_path, ec))
+        throw CalculationError(Reason::Missing, fmt::format("{}: no CP2K output (did the run start?){}",
+                                                            out_path.string(), stderr_hint(dir / kStderr)));
+    const std::string file = out_path.string();
+    const Cp2kOutput out = parse_output(read_file(out_path), file);
+    try {
+        check_output(request, out, file);
+    } catch (const CalculationError& e) {
+        if (e.reason() == Reason::Truncated) {
+            const auto hint = stderr_hint(dir / kStderr);
+            if (!hint.empty()) throw CalculationError(e.reason(), e.what() + hint);
+        }
+        throw;
+    }
+    if (request.kind != CalculationKind::Relaxation) return make_result(request, out, file);
+
+    const auto xyz_path = dir / kTrajectoryFile;
+    if (!std::filesystem::is_regular_file(xyz_path, ec))
+        throw ParseError(xyz_path.string(), 0, "missing: the relaxation wrote no trajectory");
+    const auto frame = parse_last_xyz_frame(read_file(xyz_path), xyz_path.string());
+    const auto& atoms = request.structure.atoms();
+    if (frame.species.size() != atoms.size())
+        throw ParseError(xyz_path.string(), 0,
+                         fmt::format("last frame has {} atoms, the request {}", frame.species.size(), atoms.size()));
+    for (std::size_t i = 0; i < atoms.size(); ++i)
+        if (frame.species[i] != atoms[i].species)
+            throw ParseError(xyz_path.string(), 0,
+                             fmt::format("atom {} is {} in the trajectory but {} in the request", i + 1,
+                                         frame.species[i], atoms[i].species));
+    return make_result(request, out, file, &frame.positions);
+}
+
+CalculatorInfo registration() {
+    CalculatorInfo info;
+    info.name = "cp2k";
+    info.description = "CP2K Quickstep (GPW): PBE, GTH pseudopotentials, MOLOPT basis sets";
+    info.capabilities = {"single_point", "relaxation", "kpoints", "smearing", "spin_polarized", "fixed_atoms", "mpi",
+                         "openmp"};
+    info.create = [](const nlohmann::json& config, const std::string& source) -> std::unique_ptr<Calculator> {
+        return std::make_unique<Cp2kCalculator>(Settings::from_json(config, source));
+    };
+    return info;
+}
+
+}  // namespace interphase::plugins::cp2k

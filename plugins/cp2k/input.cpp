@@ -1,0 +1,465 @@
+// CP2K input generation: configuration, protocol → keyword mapping and the cp2k.inp writer.
+// Everything here is deterministic and independent of the machine, except that the valence
+// of each element is read from the configured basis-set file (with a built-in fallback).
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "common/text.hpp"
+#include "common/units.hpp"
+#include "plugins/cp2k/cp2k.hpp"
+#include "structures/elements.hpp"
+
+namespace interphase::plugins::cp2k {
+
+namespace {
+
+constexpr double kBoltzmannEVPerK = 8.617333262e-5;  // CODATA 2018
+constexpr double kPi = 3.14159265358979323846;
+
+const std::vector<std::string> kConfigKeys{"executable", "launcher", "data_dir",   "basis_file",
+                                           "potential_file", "basis_set", "cutoff", "rel_cutoff"};
+const std::vector<std::string> kLaunchers{"none", "mpirun"};
+
+std::string field(const std::string& key) { return "calculator." + key; }
+
+std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& source) {
+    const auto& v = j.at(key);
+    if (!v.is_string()) throw InputError(source, field(key), "must be a string, got " + v.dump());
+    auto s = v.get<std::string>();
+    if (text::trim(s).empty()) throw InputError(source, field(key), "must not be empty");
+    return s;
+}
+
+double get_positive(const nlohmann::json& j, const std::string& key, const std::string& source) {
+    const auto& v = j.at(key);
+    if (!v.is_number()) throw InputError(source, field(key), "must be a number (Ry), got " + v.dump());
+    const double x = v.get<double>();
+    if (!(x > 0) || !std::isfinite(x)) throw InputError(source, field(key), "must be > 0 (Ry)");
+    return x;
+}
+
+// Basis names go verbatim into the input: refuse anything that could break its syntax.
+void check_token(const std::string& value, const std::string& source, const std::string& f) {
+    for (char c : value)
+        if (std::isspace(static_cast<unsigned char>(c)) || c == '&' || c == '!' || c == '#' || c == '"')
+            throw InputError(source, f, fmt::format("'{}' is not a valid CP2K name (no spaces, &, !, #)", value));
+}
+
+/// Functional name in the protocol → (CP2K XC_FUNCTIONAL, GTH potential family).
+struct Functional {
+    const char* xc;
+    const char* potential;
+};
+Functional functional_for(const std::string& name) {
+    const std::string upper = [&] {
+        std::string u = name;
+        for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return u;
+    }();
+    if (upper == "PBE") return {"PBE", "GTH-PBE"};
+    if (upper == "LDA" || upper == "PADE") return {"PADE", "GTH-PADE"};
+    if (upper == "BLYP") return {"BLYP", "GTH-BLYP"};
+    throw InputError("protocol", "protocol.functional",
+                     text::unknown_name_message("functional for CP2K", name, {"PBE", "LDA", "BLYP"}));
+}
+
+/// GTH-PBE valence charges (Goedecker-Teter-Hutter defaults used by the MOLOPT-SR basis sets).
+int builtin_valence(const std::string& element) {
+    static const std::map<std::string, int> table{
+        {"H", 1},  {"He", 2}, {"Li", 3}, {"Be", 4}, {"B", 3},  {"C", 4},  {"N", 5},  {"O", 6},
+        {"F", 7},  {"Ne", 8}, {"Na", 9}, {"Mg", 10}, {"Al", 3}, {"Si", 4}, {"P", 5},  {"S", 6},
+        {"Cl", 7}, {"Ar", 8}, {"K", 9},  {"Ca", 10}};
+    auto it = table.find(element);
+    return it == table.end() ? 0 : it->second;
+}
+
+/// Header lines of a CP2K basis or potential file: element followed by names/aliases.
+/// Cached per path: the files are large and every write_input needs them.
+class DataFileIndex {
+public:
+    /// nullptr when the file cannot be read.
+    static const std::vector<std::vector<std::string>>* headers(const std::filesystem::path& path) {
+        static std::mutex mutex;
+        static std::map<std::string, std::optional<std::vector<std::vector<std::string>>>> cache;
+        std::lock_guard lock(mutex);
+        auto [it, inserted] = cache.try_emplace(path.string());
+        if (inserted) {
+            std::ifstream in(path);
+            if (in) {
+                std::vector<std::vector<std::string>> rows;
+                std::string line;
+                while (std::getline(in, line)) {
+                    if (line.empty() || !std::isalpha(static_cast<unsigned char>(line[0]))) continue;
+                    auto tokens = text::split_ws(line);
+                    if (tokens.size() >= 2) rows.push_back(std::move(tokens));
+                }
+                it->second = std::move(rows);
+            }
+        }
+        return it->second ? &*it->second : nullptr;
+    }
+};
+
+bool has_entry(const std::vector<std::vector<std::string>>& rows, const std::string& element, const std::string& name,
+               std::optional<int>* q = nullptr) {
+    static const std::regex q_suffix(R"(-q(\d+)$)");
+    for (const auto& row : rows) {
+        if (row[0] != element) continue;
+        if (std::find(row.begin() + 1, row.end(), name) == row.end()) continue;
+        if (q) {
+            for (auto t = row.begin() + 1; t != row.end(); ++t) {
+                std::smatch m;
+                if (std::regex_search(*t, m, q_suffix)) { *q = std::stoi(m[1].str()); break; }
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
+std::string fmt_real(double v, int digits = 10) {
+    if (std::abs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.000..." in golden files
+    return fmt::format("{:.{}f}", v, digits);
+}
+
+std::string single_line(std::string s) {
+    for (auto& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
+}  // namespace
+
+std::filesystem::path Settings::basis_path() const {
+    std::filesystem::path p(basis_file);
+    return p.is_absolute() ? p : data_dir / p;
+}
+
+std::filesystem::path Settings::potential_path() const {
+    std::filesystem::path p(potential_file);
+    return p.is_absolute() ? p : data_dir / p;
+}
+
+Settings Settings::from_json(const nlohmann::json& config, const std::string& source) {
+    Settings s;
+    if (config.is_null()) return s;
+    if (!config.is_object()) throw InputError(source, "calculator", "must be a mapping of CP2K settings");
+    for (const auto& [key, value] : config.items())
+        if (std::find(kConfigKeys.begin(), kConfigKeys.end(), key) == kConfigKeys.end())
+            throw InputError(source, field(key), text::unknown_name_message("cp2k setting", key, kConfigKeys));
+
+    if (config.contains("executable")) s.executable = get_string(config, "executable", source);
+    if (config.contains("launcher")) {
+        s.launcher = get_string(config, "launcher", source);
+        if (std::find(kLaunchers.begin(), kLaunchers.end(), s.launcher) == kLaunchers.end())
+            throw InputError(source, field("launcher"), text::unknown_name_message("launcher", s.launcher, kLaunchers));
+    }
+    if (config.contains("data_dir")) {
+        s.data_dir = get_string(config, "data_dir", source);
+        if (!s.data_dir.is_absolute())
+            throw InputError(source, field("data_dir"), "must be an absolute path (CP2K runs in the task folder)");
+    }
+    if (config.contains("basis_file")) s.basis_file = get_string(config, "basis_file", source);
+    if (config.contains("potential_file")) s.potential_file = get_string(config, "potential_file", source);
+    if (config.contains("basis_set")) {
+        const auto& b = config.at("basis_set");
+        if (b.is_string()) {
+            s.basis_set = get_string(config, "basis_set", source);
+            check_token(s.basis_set, source, field("basis_set"));
+        } else if (b.is_object()) {
+            for (const auto& [el, name] : b.items()) {
+                const std::string f = field("basis_set." + el);
+                if (!structures::is_element(el)) throw InputError(source, f, "is not a chemical element symbol");
+                if (!name.is_string() || text::trim(name.get<std::string>()).empty())
+                    throw InputError(source, f, "must be a basis-set name");
+                s.element_basis_sets[el] = name.get<std::string>();
+                check_token(s.element_basis_sets[el], source, f);
+            }
+        } else {
+            throw InputError(source, field("basis_set"),
+                             "must be a basis-set name or a mapping element → name, got " + b.dump());
+        }
+    }
+    if (config.contains("cutoff")) s.cutoff = get_positive(config, "cutoff", source);
+    if (config.contains("rel_cutoff")) s.rel_cutoff = get_positive(config, "rel_cutoff", source);
+    return s;
+}
+
+nlohmann::json Settings::to_json() const {
+    nlohmann::json j{{"executable", executable}, {"launcher", launcher},         {"data_dir", data_dir.string()},
+                     {"basis_file", basis_file}, {"potential_file", potential_file}};
+    if (!element_basis_sets.empty()) {
+        nlohmann::json b = element_basis_sets;
+        if (!basis_set.empty()) b["*"] = basis_set;
+        j["basis_set"] = b;
+    } else if (!basis_set.empty()) {
+        j["basis_set"] = basis_set;
+    }
+    if (cutoff) j["cutoff"] = *cutoff;
+    if (rel_cutoff) j["rel_cutoff"] = *rel_cutoff;
+    return j;
+}
+
+Numerics numerics(const Protocol& protocol, const Settings& settings) {
+    Numerics n;
+    // Cutoffs (Ry) for the finest multigrid level / the Gaussian-to-grid mapping. "fast" is the
+    // cheapest setting that keeps the SCF of Li/Al/S cells stable (docs/plugins/cp2k.md).
+    if (protocol.precision == "fast") {
+        n = {"SZV-MOLOPT-SR-GTH", 250, 40, 1e-10};
+    } else if (protocol.precision == "standard") {
+        n = {"DZVP-MOLOPT-SR-GTH", 400, 50, 1e-10};
+    } else if (protocol.precision == "precise") {
+        n = {"DZVP-MOLOPT-SR-GTH", 600, 60, 1e-12};
+    } else {
+        throw InputError("protocol", "protocol.precision",
+                         text::unknown_name_message("precision", protocol.precision, {"fast", "standard", "precise"}));
+    }
+    if (!settings.basis_set.empty()) n.basis_set = settings.basis_set;
+    if (settings.cutoff) n.cutoff = *settings.cutoff;
+    if (settings.rel_cutoff) n.rel_cutoff = *settings.rel_cutoff;
+    return n;
+}
+
+std::array<int, 3> kpoint_mesh(const structures::Structure& s, double spacing) {
+    if (!(spacing > 0)) throw InputError("protocol", "protocol.kpoint_spacing", "must be > 0 (Å^-1)");
+    // Rows of L are a_i; rows of B = 2π L^-T are b_i, so that a_i · b_j = 2π δ_ij.
+    const Eigen::Matrix3d reciprocal = 2.0 * kPi * s.lattice().inverse().transpose();
+    std::array<int, 3> n{1, 1, 1};
+    for (int i = 0; i < 3; ++i) {
+        if (!s.pbc()[static_cast<std::size_t>(i)]) continue;
+        // The small tolerance keeps an exact multiple (|b| = 3 × spacing) from becoming 4.
+        const double ratio = reciprocal.row(i).norm() / spacing;
+        n[static_cast<std::size_t>(i)] = std::max(1, static_cast<int>(std::ceil(ratio - 1e-9)));
+    }
+    return n;
+}
+
+int valence_electrons(const std::string& element, const std::string& basis_set,
+                      const std::filesystem::path& basis_file) {
+    if (const auto* rows = DataFileIndex::headers(basis_file)) {
+        std::optional<int> q;
+        if (!has_entry(*rows, element, basis_set, &q))
+            throw InputError(basis_file.string(), "calculator.basis_set",
+                             fmt::format("no basis set '{}' for element {} in this file", basis_set, element));
+        if (q) return *q;
+    }
+    static const std::regex q_in_name(R"(-q(\d+)$)");
+    std::smatch m;
+    if (std::regex_search(basis_set, m, q_in_name)) return std::stoi(m[1].str());
+    if (int q = builtin_valence(element); q > 0) return q;
+    throw InputError(basis_file.string(), "calculator.basis_set",
+                     fmt::format("cannot tell the valence of {} for basis set '{}' (basis file unreadable)", element,
+                                 basis_set));
+}
+
+std::string write_input(const CalculationRequest& request, const Settings& settings) {
+    const auto& s = request.structure;
+    const auto& p = request.protocol;
+    if (s.size() == 0) throw InputError("request", "structure", "has no atoms");
+    const Numerics num = numerics(p, settings);
+    const Functional xc = functional_for(p.functional);
+    const auto basis_path = settings.basis_path();
+    const auto potential_path = settings.potential_path();
+
+    // Kinds: one per species, sorted, with the basis and the matching GTH-<xc>-qN potential.
+    struct Kind {
+        std::string basis;
+        std::string potential;
+        int valence;
+    };
+    std::map<std::string, Kind> kinds;
+    for (const auto& atom : s.atoms()) {
+        if (kinds.count(atom.species)) continue;
+        if (!structures::is_element(atom.species))
+            throw InputError("request", "structure", fmt::format("unknown element '{}'", atom.species));
+        auto it = settings.element_basis_sets.find(atom.species);
+        const std::string basis = it != settings.element_basis_sets.end() ? it->second : num.basis_set;
+        const int q = valence_electrons(atom.species, basis, basis_path);
+        const std::string potential = fmt::format("{}-q{}", xc.potential, q);
+        if (const auto* rows = DataFileIndex::headers(potential_path); rows && !has_entry(*rows, atom.species, potential))
+            throw InputError(potential_path.string(), "calculator.potential_file",
+                             fmt::format("no pseudopotential '{}' for element {} in this file", potential, atom.species));
+        kinds[atom.species] = {basis, potential, q};
+    }
+
+    int electrons = -request.charge;
+    for (const auto& atom : s.atoms()) electrons += kinds.at(atom.species).valence;
+    if (electrons <= 0)
+        throw InputError("request", "charge", fmt::format("leaves {} valence electrons", electrons));
+
+    // Spin: UKS when asked for a multiplicity or when the electron count is odd.
+    const int requested = request.spin_multiplicity;
+    if (requested < 0) throw InputError("request", "spin_multiplicity", "must be >= 0 (0 = automatic)");
+    bool uks = false;
+    int multiplicity = 1;
+    if (requested > 0) {
+        const int unpaired = requested - 1;
+        if (unpaired > electrons || (electrons - unpaired) % 2 != 0)
+            throw InputError("request", "spin_multiplicity",
+                             fmt::format("multiplicity {} is impossible with {} electrons", requested, electrons));
+        uks = true;
+        multiplicity = requested;
+    } else if (electrons % 2 != 0) {
+        uks = true;
+        multiplicity = 2;
+    }
+
+    const auto mesh = kpoint_mesh(s, p.kpoint_spacing);
+    const bool gamma_only = mesh == std::array<int, 3>{1, 1, 1};
+    const bool smearing = p.smearing > 0;
+    const bool relax = request.kind == CalculationKind::Relaxation;
+    if (p.scf_tolerance <= 0) throw InputError("protocol", "protocol.scf_tolerance", "must be > 0");
+
+    std::ostringstream o;
+    o << "! CP2K input written by Interphase (" << kPluginVersion << "); edits are overwritten.\n";
+    if (!request.label.empty()) o << "! " << single_line(request.label) << "\n";
+    o << "! protocol " << single_line(p.name) << ": " << p.functional << ", precision " << p.precision
+      << ", k-spacing " << fmt::format("{:g}", p.kpoint_spacing) << " 1/A, smearing "
+      << fmt::format("{:g}", p.smearing) << " eV\n";
+    o << "&GLOBAL\n"
+      << "  PROJECT cp2k\n"
+      << "  RUN_TYPE " << (relax ? "GEO_OPT" : "ENERGY_FORCE") << "\n"
+      << "  PRINT_LEVEL LOW\n"
+      << "&END GLOBAL\n";
+
+    o << "&FORCE_EVAL\n"
+      << "  METHOD QUICKSTEP\n"
+      << "  &DFT\n"
+      << "    BASIS_SET_FILE_NAME " << basis_path.string() << "\n"
+      << "    POTENTIAL_FILE_NAME " << potential_path.string() << "\n"
+      << "    CHARGE " << request.charge << "\n";
+    if (uks) o << "    UKS .TRUE.\n    MULTIPLICITY " << multiplicity << "\n";
+    o << "    &MGRID\n"
+      << "      CUTOFF " << fmt::format("{:g}", num.cutoff) << "\n"
+      << "      REL_CUTOFF " << fmt::format("{:g}", num.rel_cutoff) << "\n"
+      << "    &END MGRID\n"
+      << "    &QS\n"
+      << "      METHOD GPW\n"
+      << "      EPS_DEFAULT " << fmt::format("{:.1E}", num.eps_default) << "\n"
+      << "    &END QS\n";
+    if (!gamma_only) {
+        o << "    &KPOINTS\n"
+          << "      SCHEME MONKHORST-PACK " << mesh[0] << " " << mesh[1] << " " << mesh[2] << "\n"
+          << "    &END KPOINTS\n";
+    }
+    o << "    &SCF\n"
+      << "      SCF_GUESS ATOMIC\n"
+      << "      EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
+      << "      MAX_SCF " << p.max_scf << "\n";
+    if (smearing || !gamma_only) {
+        // Diagonalisation with Broyden density mixing: needed for k-points and for fractional
+        // occupations, and far more robust than OT for metals and small-gap systems.
+        int occupied = (electrons + 1) / 2;
+        const int added = std::max(8, static_cast<int>(std::ceil(0.2 * occupied)));
+        if (smearing) o << "      ADDED_MOS " << added << "\n";
+        o << "      &DIAGONALIZATION\n"
+          << "        ALGORITHM STANDARD\n"
+          << "      &END DIAGONALIZATION\n"
+          << "      &MIXING\n"
+          << "        METHOD BROYDEN_MIXING\n"
+          << "        ALPHA 0.4\n"
+          << "        NBROYDEN 8\n"
+          << "      &END MIXING\n";
+        if (smearing) {
+            o << "      &SMEAR ON\n"
+              << "        METHOD FERMI_DIRAC\n"
+              << "        ELECTRONIC_TEMPERATURE [K] " << fmt::format("{:.2f}", p.smearing / kBoltzmannEVPerK) << "\n";
+            // An explicit multiplicity is kept (integer moment, one Fermi level per spin); an
+            // automatic one (odd electron count) only starts the SCF and may relax.
+            if (uks && requested > 0) o << "        FIXED_MAGNETIC_MOMENT " << (multiplicity - 1) << "\n";
+            o << "      &END SMEAR\n";
+        }
+    } else {
+        // Insulators and molecules without smearing: orbital transformation.
+        o << "      &OT\n"
+          << "        MINIMIZER DIIS\n"
+          << "        PRECONDITIONER FULL_SINGLE_INVERSE\n"
+          << "      &END OT\n";
+    }
+    o << "    &END SCF\n"
+      << "    &XC\n"
+      << "      &XC_FUNCTIONAL " << xc.xc << "\n"
+      << "      &END XC_FUNCTIONAL\n"
+      << "    &END XC\n"
+      << "  &END DFT\n";
+
+    o << "  &SUBSYS\n"
+      << "    &CELL\n";
+    const char* names[3] = {"A", "B", "C"};
+    for (int i = 0; i < 3; ++i) {
+        const auto v = s.lattice().row(i);
+        o << "      " << names[i] << " " << fmt_real(v[0]) << " " << fmt_real(v[1]) << " " << fmt_real(v[2]) << "\n";
+    }
+    o << "      PERIODIC XYZ\n"
+      << "    &END CELL\n"
+      << "    &COORD\n";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto r = s.cartesian(i);
+        o << "      " << s[i].species << " " << fmt_real(r[0]) << " " << fmt_real(r[1]) << " " << fmt_real(r[2]) << "\n";
+    }
+    o << "    &END COORD\n";
+    for (const auto& [species, kind] : kinds) {
+        o << "    &KIND " << species << "\n"
+          << "      BASIS_SET " << kind.basis << "\n"
+          << "      POTENTIAL " << kind.potential << "\n"
+          << "    &END KIND\n";
+    }
+    o << "  &END SUBSYS\n"
+      << "  &PRINT\n"
+      << "    &FORCES ON\n"
+      << "    &END FORCES\n"
+      << "  &END PRINT\n"
+      << "&END FORCE_EVAL\n";
+
+    if (relax) {
+        // CP2K converges when all four criteria hold. Its MAX_FORCE bounds each Cartesian
+        // component, Interphase's fmax the norm per atom: MAX_FORCE = fmax/√3 guarantees
+        // |F_i| ≤ fmax. RMS_FORCE = MAX_FORCE never binds (rms ≤ max), and the step criteria
+        // MAX_DR/RMS_DR are set out of reach, so the force criterion alone governs.
+        const double max_force = p.fmax / std::sqrt(3.0) / units::kHartreePerBohrToEVPerAngstrom;
+        std::vector<std::size_t> fixed;
+        for (std::size_t i = 0; i < s.size(); ++i)
+            if (s[i].fixed) fixed.push_back(i + 1);
+        if (fixed.size() == s.size())
+            throw InputError("request", "structure", "every atom is fixed: nothing to relax");
+        o << "&MOTION\n"
+          << "  &GEO_OPT\n"
+          << "    TYPE MINIMIZATION\n"
+          << "    OPTIMIZER " << (s.size() > 100 ? "LBFGS" : "BFGS") << "\n"
+          << "    MAX_ITER " << p.max_relax_steps << "\n"
+          << "    MAX_FORCE " << fmt::format("{:.6E}", max_force) << "\n"
+          << "    RMS_FORCE " << fmt::format("{:.6E}", max_force) << "\n"
+          << "    MAX_DR 1.0E+03\n"
+          << "    RMS_DR 1.0E+03\n"
+          << "  &END GEO_OPT\n";
+        if (!fixed.empty()) {
+            o << "  &CONSTRAINT\n"
+              << "    &FIXED_ATOMS\n"
+              << "      COMPONENTS_TO_FIX XYZ\n";
+            for (std::size_t k = 0; k < fixed.size(); k += 20) {
+                o << "      LIST";
+                for (std::size_t m = k; m < std::min(fixed.size(), k + 20); ++m) o << " " << fixed[m];
+                o << "\n";
+            }
+            o << "    &END FIXED_ATOMS\n"
+              << "  &END CONSTRAINT\n";
+        }
+        o << "  &PRINT\n"
+          << "    &TRAJECTORY ON\n"
+          << "      FORMAT XYZ\n"
+          << "    &END TRAJECTORY\n"
+          << "  &END PRINT\n"
+          << "&END MOTION\n";
+    }
+    return o.str();
+}
+
+}  // namespace interphase::plugins::cp2k
