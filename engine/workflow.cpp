@@ -124,8 +124,9 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         r.fail(h, p, "needs 'phase' (a built-in prototype) or 'structure' (a file)");
     }
     if (h["miller"]) host.miller = read_miller(r, h["miller"], p + ".miller");
+    const std::string bulk_label = host.phase ? *host.phase : std::filesystem::path(host.bulk_source).stem().string();
     host.name = h["name"] ? r.str(h["name"], p + ".name")
-                          : fmt::format("{}({}{}{})", host.bulk_source, host.miller[0], host.miller[1], host.miller[2]);
+                          : fmt::format("{}({}{}{})", bulk_label, host.miller[0], host.miller[1], host.miller[2]);
     if (host.name.empty() || host.name.find('|') != std::string::npos || host.name.find('/') != std::string::npos)
         r.fail(h["name"] ? h["name"] : h, p + ".name", "must be non-empty without '/' or '|'");
     if (h["layers"]) {

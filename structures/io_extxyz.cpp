@@ -458,7 +458,7 @@ void write_extxyz(std::ostream& out, const Structure& s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto& a = s[i];
         const Eigen::Vector3d p = s.cartesian(i);
-        out << fmt::format("{:<3}{:20.12f}{:20.12f}{:20.12f}", a.species, p[0], p[1], p[2]);
+        out << fmt::format("{:<2} {:19.12f} {:19.12f} {:19.12f}", a.species, p[0], p[1], p[2]);
         if (any_fixed) out << (a.fixed ? "  T" : "  F");
         if (any_layer) out << fmt::format(" {:4d}", a.layer);
         if (any_label) {

@@ -241,7 +241,8 @@ void write_poscar(std::ostream& out, const Structure& s) {
         if (c == '\n' || c == '\r') c = ' ';
     out << title << '\n' << "   1.0\n";
     const auto& L = s.lattice();
-    for (int r = 0; r < 3; ++r) out << fmt::format("  {:22.16f}{:22.16f}{:22.16f}\n", L(r, 0), L(r, 1), L(r, 2));
+    // A blank before every number keeps columns apart even for absurdly large values.
+    for (int r = 0; r < 3; ++r) out << fmt::format("  {:21.16f} {:21.16f} {:21.16f}\n", L(r, 0), L(r, 1), L(r, 2));
     for (const auto& sp : species) out << fmt::format("  {:>4}", sp);
     out << '\n';
     for (const auto& g : groups) out << fmt::format("  {:>4}", g.size());
@@ -251,7 +252,7 @@ void write_poscar(std::ostream& out, const Structure& s) {
     for (const auto& g : groups)
         for (std::size_t i : g) {
             const auto& p = s[i].frac;
-            out << fmt::format("  {:20.16f}{:20.16f}{:20.16f}", p[0], p[1], p[2]);
+            out << fmt::format("  {:19.16f} {:19.16f} {:19.16f}", p[0], p[1], p[2]);
             if (selective) {
                 const auto f = free_flags(s, i);
                 out << fmt::format("   {} {} {}", f[0] ? 'T' : 'F', f[1] ? 'T' : 'F', f[2] ? 'T' : 'F');

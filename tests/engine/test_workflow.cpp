@@ -1,0 +1,158 @@
+// Workflow loading: valid files expand to the documented task graph; every kind of bad input
+// is rejected before anything runs, with the file, line and field in one message.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "common/errors.hpp"
+#include "engine/workflow.hpp"
+#include "test_paths.hpp"
+
+using namespace interphase;
+using namespace interphase::engine;
+
+namespace {
+const char* kValid = R"(name: demo
+calculator:
+  code: cp2k
+protocol: fast
+hosts:
+  - name: Al(111)
+    phase: Al
+    miller: [1, 1, 1]
+    supercell: [2, 2]
+    sites: [fcc_hollow, hcp_hollow]
+  - phase: Li2S
+    miller: "1,1,1"
+pairs:
+  - [Al(111), Li2S(111)]
+)";
+
+std::string error_of(const std::string& yaml) {
+    try {
+        parse_workflow(yaml, "wf.yaml");
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    const auto pos = s.find(from);
+    REQUIRE(pos != std::string::npos);
+    return s.replace(pos, from.size(), to);
+}
+}  // namespace
+
+TEST_CASE("a valid workflow expands to the documented tasks") {
+    const auto spec = parse_workflow(kValid, "wf.yaml");
+    CHECK(spec.name == "demo");
+    REQUIRE(spec.hosts.size() == 2);
+    CHECK(spec.hosts[1].name == "Li2S(111)");
+    CHECK(spec.hosts[0].supercell == std::array<int, 2>{2, 2});
+    const auto g = expand_workflow(spec);
+    for (const char* name : {"reference/Li-atom", "reference/Li-atom/energy", "bulk/Al", "Al(111)/slab", "Al(111)/slab/relax",
+                             "Al(111)/fcc_hollow+Li/relax", "Al(111)/hcp_hollow+Li/relax", "Al(111)/binding_energy",
+                             "Li2S(111)/hollow+Li/relax", "pairs/Al(111)|Li2S(111)/delta_e"})
+        CHECK_MESSAGE(g.contains(name), name);
+    CHECK(g.size() == 17);  // 2 reference + Al 8 (2 sites) + Li2S 6 + 1 pair
+    CHECK(g.at("Al(111)/binding_energy").inputs.size() == 4);  // host, reference, 2 sites
+    const auto order = g.topological_order();
+    auto pos = [&](const std::string& n) { return std::find(order.begin(), order.end(), n) - order.begin(); };
+    CHECK(pos("Al(111)/slab/relax") < pos("Al(111)/fcc_hollow+Li"));
+    CHECK(pos("Al(111)/binding_energy") < pos("pairs/Al(111)|Li2S(111)/delta_e"));
+}
+
+TEST_CASE("the shipped quickstart workflow is valid") {
+    const auto spec = load_workflow(testing::source_dir() / "workflows/quickstart.yaml");
+    CHECK(expand_workflow(spec).size() == 15);
+}
+
+TEST_CASE("bad workflows: one clear error naming file, line and field") {
+    SUBCASE("unknown phase, with a suggestion") {
+        const auto e = error_of(replace(kValid, "phase: Al\n", "phase: Alx\n"));
+        CHECK(e.find("wf.yaml:7") != std::string::npos);
+        CHECK(e.find("hosts[0].phase") != std::string::npos);
+        CHECK(e.find("did you mean 'Al'") != std::string::npos);
+    }
+    SUBCASE("malformed YAML") {
+        const auto e = error_of(replace(kValid, "  code: cp2k", "  code: [cp2k"));
+        CHECK(e.find("wf.yaml:") != std::string::npos);
+        CHECK(e.find("invalid YAML") != std::string::npos);
+    }
+    SUBCASE("unknown key") {
+        const auto e = error_of(replace(kValid, "    miller: [1, 1, 1]", "    miler: [1, 1, 1]"));
+        CHECK(e.find("wf.yaml:8") != std::string::npos);
+        CHECK(e.find("hosts[0].miler") != std::string::npos);
+        CHECK(e.find("did you mean 'miller'") != std::string::npos);
+    }
+    SUBCASE("wrong type") {
+        const auto e = error_of(replace(kValid, "supercell: [2, 2]", "supercell: [2, two]"));
+        CHECK(e.find("wf.yaml:9") != std::string::npos);
+        CHECK(e.find("hosts[0].supercell") != std::string::npos);
+    }
+    SUBCASE("unknown calculator") {
+        const auto e = error_of(replace(kValid, "code: cp2k", "code: cp2kk"));
+        CHECK(e.find("wf.yaml:3") != std::string::npos);
+        CHECK(e.find("did you mean 'cp2k'") != std::string::npos);
+    }
+    SUBCASE("unknown calculator setting is caught by the plugin before the run") {
+        const auto e = error_of(replace(kValid, "code: cp2k", "code: cp2k\n  basis: X"));
+        CHECK(e.find("wf.yaml") != std::string::npos);
+        CHECK(e.find("basis") != std::string::npos);
+    }
+    SUBCASE("pair naming an unknown host") {
+        const auto e = error_of(replace(kValid, "[Al(111), Li2S(111)]", "[Al(111), Li2S(110)]"));
+        CHECK(e.find("pairs[0]") != std::string::npos);
+        CHECK(e.find("Li2S(110)") != std::string::npos);
+    }
+    SUBCASE("unknown site and unknown protocol") {
+        const auto e = error_of(replace(kValid, "hcp_hollow]", "hpc_hollow]"));
+        CHECK_MESSAGE(e.find("did you mean 'hcp_hollow'") != std::string::npos, e);
+        CHECK(error_of(replace(kValid, "protocol: fast", "protocol: fastest")).find("protocol") != std::string::npos);
+    }
+    SUBCASE("Miller (0,0,0) and negative layers") {
+        CHECK(error_of(replace(kValid, "miller: [1, 1, 1]", "miller: [0, 0, 0]")).find("hosts[0].miller") != std::string::npos);
+        CHECK(error_of(replace(kValid, "supercell: [2, 2]", "layers: -1")).find("hosts[0].layers") != std::string::npos);
+    }
+    SUBCASE("empty file and missing file") {
+        CHECK(error_of("").find("empty") != std::string::npos);
+        CHECK_THROWS_AS(load_workflow("/nonexistent/wf.yaml"), InputError);
+    }
+}
+
+TEST_CASE("a host from a structure file, relative to the workflow file") {
+    const auto dir = testing::scratch("wf-structure");
+    std::ofstream(dir / "Al.vasp") << "Al fcc\n1.0\n4.05 0 0\n0 4.05 0\n0 0 4.05\nAl\n4\nDirect\n0 0 0\n0 .5 .5\n.5 0 .5\n.5 .5 0\n";
+    std::ofstream(dir / "wf.yaml") << "calculator: {code: cp2k}\nhosts:\n  - structure: Al.vasp\n    miller: [1,0,0]\n";
+    const auto spec = load_workflow(dir / "wf.yaml");
+    CHECK(spec.hosts[0].name == "Al(100)");
+    CHECK(spec.hosts[0].bulk_source == (dir / "Al.vasp").string());
+    CHECK(spec.hosts[0].bulk_structure["atoms"].size() == 4);
+    std::ofstream(dir / "bad.yaml") << "calculator: {code: cp2k}\nhosts:\n  - structure: missing.vasp\n";
+    try {
+        load_workflow(dir / "bad.yaml");
+        FAIL("expected an error");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()).find("bad.yaml:3") != std::string::npos);
+        CHECK(std::string(e.what()).find("hosts[0].structure") != std::string::npos);
+    }
+}
+
+TEST_CASE("a cycle or a dangling input is rejected before anything runs") {
+    TaskGraph g;
+    g.add({"a", kinds::kBuildBulk, {}, {{"x", "c"}}});
+    g.add({"b", kinds::kBuildSlab, {}, {{"bulk", "a"}}});
+    g.add({"c", kinds::kBuildSlab, {}, {{"bulk", "b"}}});
+    try {
+        g.validate();
+        FAIL("expected a cycle error");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("cycle") != std::string::npos);
+    }
+    TaskGraph h;
+    h.add({"a", kinds::kBuildSlab, {}, {{"bulk", "nowhere"}}});
+    CHECK_THROWS_WITH_AS(h.validate(), doctest::Contains("unknown task 'nowhere'"), Error);
+    CHECK_THROWS_AS(h.add({"a", kinds::kBuildBulk, {}, {}}), Error);
+    CHECK(h.to_dot().find("digraph") != std::string::npos);
+}
