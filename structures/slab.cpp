@@ -261,7 +261,9 @@ Structure build_slab(const Structure& bulk, const SlabSpec& spec) {
     Eigen::Matrix3d Lsuper = L;
     Lsuper.row(0) *= na;
     Lsuper.row(1) *= nb;
-    Structure slab(Lsuper);
+    // Periodic in the surface plane only: the vacuum direction has no Bloch periodicity (one
+    // k-point along z), even though plane-wave codes repeat the cell along it.
+    Structure slab(Lsuper, {true, true, false});
     const double offset = 0.5 * spec.vacuum - zmin;
     for (int ia = 0; ia < na; ++ia)
         for (int ib = 0; ib < nb; ++ib)

@@ -60,7 +60,8 @@ OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& mill
 std::vector<Termination> terminations(const Structure& bulk, const std::array<int, 3>& miller,
                                       double plane_tolerance = 0.1);
 /// Builds the slab: normal along z, a1 along x, slab centred in the cell, Atom::layer from the
-/// bottom (0), Atom::fixed per spec, info: miller, termination, shift, area, d_hkl, layers.
+/// bottom (0), Atom::fixed per spec, pbc = (T, T, F), info: miller, termination, shift, area,
+/// d_hkl, layers.
 Structure build_slab(const Structure& bulk, const SlabSpec& spec);
 
 /// Assigns Atom::layer by clustering heights along z (Cartesian) with `tolerance` Å; returns the

@@ -97,9 +97,11 @@ public:
                 std::vector<std::vector<std::string>> rows;
                 std::string line;
                 while (std::getline(in, line)) {
-                    if (line.empty() || !std::isalpha(static_cast<unsigned char>(line[0]))) continue;
+                    // Headers ("Li SZV-MOLOPT-SR-GTH SZV-MOLOPT-SR-GTH-q3", sometimes indented)
+                    // start with a letter; exponents, counts and comments do not.
                     auto tokens = text::split_ws(line);
-                    if (tokens.size() >= 2) rows.push_back(std::move(tokens));
+                    if (tokens.size() >= 2 && std::isalpha(static_cast<unsigned char>(tokens[0][0])))
+                        rows.push_back(std::move(tokens));
                 }
                 it->second = std::move(rows);
             }

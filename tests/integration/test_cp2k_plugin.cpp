@@ -1,0 +1,223 @@
+// The CP2K plugin against the real cp2k.psmp (no mocks): inputs written by the plugin, run as a
+// real process through the LaunchSpec by cluster::LocalExecutor, outputs parsed by the
+// plugin. Systems are tiny (Li2, a Li atom, 2-atom bcc Li) so the file runs in a few minutes
+// on 2 cores. Skipped, with a message, only when cp2k.psmp is not on PATH.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "cluster/local_executor.hpp"
+#include "common/errors.hpp"
+#include "common/units.hpp"
+#include "plugins/calculator.hpp"
+#include "plugins/cp2k/cp2k.hpp"
+#include "test_paths.hpp"
+
+using namespace interphase;
+using namespace interphase::plugins;
+
+namespace {
+
+constexpr int kCores = 2;
+
+bool cp2k_installed() {
+    try {
+        cp2k::Settings s;
+        s.launcher = "none";
+        cp2k::Cp2kCalculator(s).check_available();
+        return true;
+    } catch (const ExecutionError& e) {
+        MESSAGE("skipping: " << e.what());
+        return false;
+    }
+}
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::unique_ptr<Calculator> make(const nlohmann::json& config = nlohmann::json::object()) {
+    return CalculatorRegistry::instance().create("cp2k", config, "test_cp2k_plugin");
+}
+
+/// Writes the inputs, runs the LaunchSpec as a real process and parses the folder.
+CalculationResult run(const Calculator& calc, const CalculationRequest& req, const std::filesystem::path& dir) {
+    calc.write_inputs(req, dir);
+    const LaunchSpec spec = calc.launch(dir, kCores);
+    cluster::Job job;
+    job.id = dir.filename().string();
+    job.argv = spec.argv;
+    job.workdir = spec.workdir;
+    job.cores = spec.cores;
+    job.stdout_path = spec.stdout_file;
+    job.stderr_path = spec.stderr_file;
+    job.environment = spec.environment;
+    cluster::LocalExecutor executor(kCores);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto outcome = cluster::run_to_completion(executor, job);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE(job.id << ": " << spec.argv.front() << " ... took " << seconds << " s");
+    CHECK_MESSAGE(outcome.succeeded(), outcome.describe());
+    return calc.parse(req, dir);
+}
+
+/// The last total energy in an output, read with a plain regex (independent of the plugin).
+double last_energy_ev(const std::filesystem::path& out) {
+    const std::string text = slurp(out);
+    static const std::regex re(R"(ENERGY\| Total FORCE_EVAL \( QS \) energy [\[\(]a\.u\.[\]\)]:\s+(-?[0-9.]+))");
+    double last = NAN;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
+        last = std::stod((*it)[1]);
+    REQUIRE_FALSE(std::isnan(last));
+    return last * units::kHartreeToEV;
+}
+
+double first_energy_ev(const std::filesystem::path& out) {
+    const auto parsed = cp2k::parse_output(slurp(out), out.string());
+    REQUIRE_FALSE(parsed.energies.empty());
+    return parsed.energies.front() * units::kHartreeToEV;
+}
+
+/// Li2 along z in an 8 × 8 × 10 Å box: the 10 Å along the bond keeps the periodic images
+/// (still there: CP2K's cell is periodic) from stretching the bond. Not periodic → Γ only.
+structures::Structure li2(double bond) {
+    structures::Structure s(Eigen::Vector3d(8, 8, 10).asDiagonal());
+    s.set_pbc({false, false, false});
+    s.add_atom_cartesian("Li", {4, 4, 5 - bond / 2});
+    s.add_atom_cartesian("Li", {4, 4, 5 + bond / 2});
+    return s;
+}
+
+CalculationRequest request(structures::Structure s, const std::string& protocol,
+                           CalculationKind kind = CalculationKind::SinglePoint) {
+    CalculationRequest r;
+    r.structure = std::move(s);
+    r.protocol = Protocol::from_json(protocol, "test");
+    r.kind = kind;
+    return r;
+}
+
+double bond(const structures::Structure& s) { return (s.cartesian(1) - s.cartesian(0)).norm(); }
+
+}  // namespace
+
+TEST_CASE("cp2k (real): Li2 single point — energy, Newton-consistent forces along the bond") {
+    if (!cp2k_installed()) return;
+    const auto dir = testing::scratch("cp2k-li2-sp");
+    auto calc = make();
+    const auto req = request(li2(2.7), "fast");
+    const auto r = run(*calc, req, dir);
+
+    CHECK(slurp(dir / "cp2k.inp").find("KPOINTS") == std::string::npos);  // Γ only
+    CHECK(r.code == "cp2k");
+    CHECK(r.code_version.rfind("CP2K version", 0) == 0);
+    CHECK(r.scf_converged);
+    CHECK(r.energy == doctest::Approx(last_energy_ev(dir / "cp2k.out")).epsilon(1e-14));
+    CHECK(r.energy < -400.0);  // two Li with 1s semicore (GTH q3): about -404 eV
+    REQUIRE(r.forces.size() == 2);
+    CHECK((r.forces[0] + r.forces[1]).norm() < 1e-3);  // Newton's third law (eV/Å)
+    for (const auto& f : r.forces) {
+        CHECK(std::abs(f.x()) < 1e-4);  // along the bond (z) only
+        CHECK(std::abs(f.y()) < 1e-4);
+        CHECK(std::abs(f.z()) > 1e-3);
+    }
+    // The structure comes back unchanged for a single point.
+    CHECK(bond(r.structure) == doctest::Approx(2.7));
+}
+
+TEST_CASE("cp2k (real): Li2 relaxation from a stretched bond reaches the PBE bond length") {
+    if (!cp2k_installed()) return;
+    const auto dir = testing::scratch("cp2k-li2-relax");
+    // DZVP (standard precision) at a reduced cutoff to stay fast: SZV over-binds the bond.
+    auto calc = make({{"cutoff", 200}, {"rel_cutoff", 30}});
+    auto req = request(li2(3.0), "standard", CalculationKind::Relaxation);
+    req.protocol.fmax = 0.05;
+    const auto r = run(*calc, req, dir);
+
+    MESSAGE("Li2 bond after relaxation: " << bond(r.structure) << " Å in " << r.ionic_steps << " steps");
+    CHECK(r.geometry_converged);
+    CHECK(r.ionic_steps >= 1);
+    CHECK(bond(r.structure) > 2.55);  // PBE: ~2.7 Å
+    CHECK(bond(r.structure) < 2.85);
+    CHECK(r.energy < first_energy_ev(dir / "cp2k.out"));  // went downhill from 3.0 Å
+    CHECK(r.energy == doctest::Approx(last_energy_ev(dir / "cp2k.out")).epsilon(1e-14));
+    CHECK(r.max_force() <= req.protocol.fmax);
+    CHECK((r.forces[0] + r.forces[1]).norm() < 1e-2);
+    // The relaxed molecule stays where it was, on the box axis.
+    CHECK(std::abs(r.structure.cartesian(0).x() - 4.0) < 1e-3);
+    CHECK(std::abs(r.structure.cartesian(1).y() - 4.0) < 1e-3);
+}
+
+TEST_CASE("cp2k (real): relaxation with a fixed atom keeps it in place") {
+    if (!cp2k_installed()) return;
+    const auto dir = testing::scratch("cp2k-li2-fixed");
+    auto calc = make();
+    auto s = li2(3.0);
+    s[0].fixed = true;
+    s[0].label = "anchor";
+    auto req = request(s, "fast", CalculationKind::Relaxation);
+    req.protocol.fmax = 0.05;
+    const auto r = run(*calc, req, dir);
+
+    CHECK(slurp(dir / "cp2k.inp").find("LIST 1\n") != std::string::npos);
+    CHECK(r.geometry_converged);
+    CHECK((r.structure.cartesian(0) - s.cartesian(0)).norm() < 1e-6);
+    CHECK(r.structure[0].fixed);
+    CHECK(r.structure[0].label == "anchor");
+    CHECK((r.structure.cartesian(1) - s.cartesian(1)).norm() > 1e-3);  // the free atom moved
+    CHECK(r.max_force() <= req.protocol.fmax);                         // fixed atoms excluded
+}
+
+TEST_CASE("cp2k (real): bcc Li with k-points and smearing; a Li atom (UKS) and Li2 binding") {
+    if (!cp2k_installed()) return;
+    auto calc = make();
+
+    // Conventional bcc cell, a = 3.44 Å: 5×5×5 Monkhorst-Pack mesh at 0.40 Å^-1.
+    structures::Structure bcc(Eigen::Matrix3d::Identity() * 3.44);
+    bcc.add_atom("Li", {0, 0, 0});
+    bcc.add_atom("Li", {0.5, 0.5, 0.5});
+    const auto bulk_dir = testing::scratch("cp2k-bcc-li");
+    const auto bulk = run(*calc, request(bcc, "fast"), bulk_dir);
+    const auto input = slurp(bulk_dir / "cp2k.inp");
+    CHECK(input.find("SCHEME MONKHORST-PACK 5 5 5") != std::string::npos);
+    CHECK(input.find("METHOD FERMI_DIRAC") != std::string::npos);
+    CHECK(bulk.scf_converged);
+    CHECK(bulk.energy == doctest::Approx(last_energy_ev(bulk_dir / "cp2k.out")).epsilon(1e-14));
+    REQUIRE(bulk.forces.size() == 2);
+    for (const auto& f : bulk.forces) CHECK(f.norm() < 0.01);  // every atom is an inversion centre
+
+    // An isolated Li atom: 3 electrons → UKS doublet. Run without MPI to cover that launcher.
+    auto direct = make({{"launcher", "none"}});
+    structures::Structure box(Eigen::Vector3d(8, 8.16, 8.32).asDiagonal());
+    box.set_pbc({false, false, false});
+    box.add_atom("Li", {0.5, 0.5, 0.5});
+    const auto atom_dir = testing::scratch("cp2k-li-atom");
+    const auto atom = run(*direct, request(box, "fast"), atom_dir);
+    CHECK(slurp(atom_dir / "cp2k.inp").find("MULTIPLICITY 2") != std::string::npos);
+    CHECK(atom.scf_converged);
+
+    // Physics sanity at the same (fast) settings: Li2 is bound, and bulk Li binds more per atom.
+    const auto dimer = run(*calc, request(li2(2.9), "fast"), testing::scratch("cp2k-li2-bind"));
+    const double dimer_binding = 2 * atom.energy - dimer.energy;
+    const double cohesive = atom.energy - bulk.energy / 2;
+    MESSAGE("Li2 binding " << dimer_binding << " eV; bcc Li cohesive energy " << cohesive << " eV/atom");
+    CHECK(dimer_binding > 0.2);
+    CHECK(cohesive > dimer_binding / 2);
+}
+
+TEST_CASE("cp2k (real): a missing executable is reported by check_available") {
+    auto calc = make({{"executable", "cp2k-not-here"}});
+    try {
+        calc->check_available();
+        FAIL("no ExecutionError");
+    } catch (const ExecutionError& e) {
+        CHECK(std::string(e.what()) == "CP2K executable 'cp2k-not-here' not found on PATH (calculator.executable)");
+    }
+}
