@@ -49,6 +49,9 @@ public:
     virtual std::size_t running() const = 0;
     /// Terminates every running job (SIGTERM, then SIGKILL after a grace period).
     virtual void cancel_all() = 0;
+    /// The process group of a running job on this machine, when the executor has one; the
+    /// engine records it so that a resumed run can stop what a killed engine left behind.
+    virtual std::optional<long> process_group(const std::string& /*job_id*/) const { return std::nullopt; }
 };
 
 }  // namespace interphase::cluster

@@ -424,4 +424,10 @@ JobOutcome run_to_completion(Executor& executor, const Job& job) {
     }
 }
 
+std::optional<long> LocalExecutor::process_group(const std::string& job_id) const {
+    for (const auto& j : jobs_)
+        if (j.id == job_id && j.process.owns_process()) return static_cast<long>(j.process.pid());
+    return std::nullopt;
+}
+
 }  // namespace interphase::cluster

@@ -79,6 +79,7 @@ public:
     /// (or as soon as every leader has ended, to catch stragglers). Blocks until all are
     /// reaped; their outcomes (killed by signal) come back from the next wait().
     void cancel_all() override;
+    std::optional<long> process_group(const std::string& job_id) const override;
 
     /// Time between SIGTERM and SIGKILL in cancel_all() (default 5 s).
     void set_grace_period(std::chrono::milliseconds grace) { grace_ = grace; }

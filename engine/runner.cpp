@@ -71,6 +71,23 @@ private:
     int fd_ = -1;
 };
 
+// Written into a calculation's folder while it runs: its process group on this machine.
+constexpr const char* kProcessGroupFile = "process_group";
+
+// Stops what a killed engine left running for `folder`: the process group recorded there, if
+// it still exists and still works in that folder (so a recycled process id is never touched).
+void stop_orphaned_calculation(const fs::path& folder) {
+    std::ifstream in(folder / kProcessGroupFile);
+    long pgid = 0;
+    if (!(in >> pgid) || pgid <= 1) return;
+    std::error_code ec;
+    const auto cwd = fs::read_symlink(fs::path("/proc") / std::to_string(pgid) / "cwd", ec);
+    if (ec || fs::weakly_canonical(cwd, ec) != fs::weakly_canonical(folder, ec)) return;
+    ::kill(static_cast<pid_t>(-pgid), SIGKILL);
+    for (int i = 0; i < 100 && ::kill(static_cast<pid_t>(-pgid), 0) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 double now_unix() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -227,6 +244,7 @@ void Run::start_calculation(const Task& t, const Inputs& in, const std::string& 
     job.environment = launch.environment;
     store_->mark_running(t.name, hash);
     executor_->submit(job);
+    if (auto pgid = executor_->process_group(t.name)) std::ofstream(folder / kProcessGroupFile) << *pgid << "\n";
     state_[t.name] = state::kRunning;
     running_[t.name] = {hash, std::move(request), folder, std::chrono::steady_clock::now()};
     say(fmt::format("start {} ({} atoms, {} cores)", t.name, running_[t.name].request.structure.size(), launch.cores));
@@ -274,6 +292,8 @@ RunSummary Run::execute() {
     store_->set_meta("protocol", spec_.protocol.to_json().dump());
     store_->set_meta("reference", to_string(spec_.reference));
     if (!store_->meta("created")) store_->set_meta("created", fmt::format("{:.0f}", now_unix()));
+    for (const auto& t : store_->tasks())
+        if (t.state == state::kRunning) stop_orphaned_calculation(opt_.run_dir / "tasks" / folder_name(t.name));
     const int reset = store_->sync(graph_);
     executor_ = std::make_unique<cluster::LocalExecutor>(budget);
     summary_.total = graph_.size();

@@ -1,0 +1,194 @@
+// The quickstart's task graph end to end on real CP2K, at a tiny size: the run finishes,
+// results.h5 is readable by h5py and holds E_b and ΔE that we recompute independently from
+// CP2K's own output files; a second run reuses every task; an engine killed with SIGKILL in
+// the middle of a calculation resumes without redoing finished work.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/units.hpp"
+#include "engine/store.hpp"
+#include "test_paths.hpp"
+
+namespace fs = std::filesystem;
+using namespace interphase;
+
+namespace {
+
+bool have_cp2k() { return std::system("command -v cp2k.psmp > /dev/null 2>&1") == 0; }
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+int run_cli(const fs::path& dir, const std::string& args, const std::string& log) {
+    const std::string cmd = "cd '" + dir.string() + "' && '" + testing::cli().string() + "' " + args + " > " + log + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The final total energy CP2K printed, in eV — read here with a plain regex, independently
+// of the plugin's parser.
+double cp2k_energy(const fs::path& out) {
+    const std::string text = slurp(out);
+    static const std::regex line(R"(ENERGY\| Total FORCE_EVAL \( QS \) energy \[a\.u\.\]:\s+(-?[0-9.]+))");
+    double last = 0;
+    bool found = false;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it) {
+        last = std::stod((*it)[1].str());
+        found = true;
+    }
+    REQUIRE_MESSAGE(found, out.string());
+    return last * units::kHartreeToEV;
+}
+
+fs::path task_dir(const fs::path& run, const std::string& folder) { return run / "tasks" / folder / "cp2k.out"; }
+
+}  // namespace
+
+TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, reuse") {
+    if (!have_cp2k()) {
+        MESSAGE("cp2k.psmp not on PATH: skipped (scripts/setup.sh installs it)");
+        return;
+    }
+    const auto dir = testing::scratch("be-cp2k");
+    fs::copy_file(testing::source_dir() / "tests/integration/data/tiny_binding_energy.yaml", dir / "wf.yaml");
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run --cores 2", "run1.log") == 0);
+    const std::string log = slurp(dir / "run1.log");
+    INFO(log);
+    CHECK(log.find("tasks done") != std::string::npos);       // progress
+    CHECK(log.find("running: ") != std::string::npos);        // what runs now
+    CHECK(log.find("ΔE (eV)") != std::string::npos);          // the table
+    REQUIRE(fs::exists(dir / "run/results.h5"));
+
+    // Independent recomputation from CP2K's outputs.
+    const fs::path run = dir / "run";
+    const double mu = cp2k_energy(task_dir(run, "reference.Li-atom.energy"));
+    const double eb_al = cp2k_energy(task_dir(run, "Al(111).fcc_hollow+Li.relax")) - cp2k_energy(task_dir(run, "Al(111).slab.relax")) - mu;
+    const double eb_li2s = cp2k_energy(task_dir(run, "Li2S(111).hollow+Li.relax")) - cp2k_energy(task_dir(run, "Li2S(111).slab.relax")) - mu;
+
+    // results.h5 as a user reads it, with Debian's h5py.
+    if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) {
+        MESSAGE("python3-h5py missing: h5py read skipped");
+    } else {
+        const std::string py = "cd '" + dir.string() + "' && /usr/bin/python3 -c \"import h5py, json\n"
+                               "f = h5py.File('run/results.h5', 'r')\n"
+                               "be = dict(zip(f['binding_energy/host'].asstr()[:], f['binding_energy/binding_energy'][:]))\n"
+                               "json.dump({'be': be, 'de': float(f['delta_e/delta_e'][0]), 'a': f['delta_e/a'].asstr()[0],"
+                               " 'units': f['delta_e/delta_e'].attrs['units'], 'code': f.attrs['code_version'],"
+                               " 'mu': float(f['binding_energy/Al(111)'].attrs['mu']),"
+                               " 'natoms': int(f['binding_energy/Al(111)/relaxed_best_site/positions'].shape[0]),"
+                               " 'ntasks': int(f['provenance/task'].shape[0])}, open('h5.json', 'w'))\"";
+        REQUIRE(std::system(py.c_str()) == 0);
+        const auto h5 = nlohmann::json::parse(slurp(dir / "h5.json"));
+        CHECK(h5["be"]["Al(111)"].get<double>() == doctest::Approx(eb_al).epsilon(1e-9));
+        CHECK(h5["be"]["Li2S(111)"].get<double>() == doctest::Approx(eb_li2s).epsilon(1e-9));
+        CHECK(h5["de"].get<double>() == doctest::Approx(eb_al - eb_li2s).epsilon(1e-9));
+        CHECK(h5["a"] == "Al(111)");
+        CHECK(h5["units"] == "eV");
+        CHECK(h5["mu"].get<double>() == doctest::Approx(mu).epsilon(1e-12));
+        CHECK(h5["code"].get<std::string>().find("2023") != std::string::npos);
+        CHECK(h5["natoms"] == 3);  // 2 Al + Li
+        CHECK(h5["ntasks"] == 15);
+    }
+    // Li binds to Al(111) (exothermic against the isolated atom), by a physically sensible amount.
+    CHECK(eb_al < -0.5);
+    CHECK(eb_al > -4.0);
+
+    // `results --csv` exports the same numbers.
+    REQUIRE(run_cli(dir, "results run --csv", "results.csv") == 0);
+    CHECK(slurp(dir / "results.csv").find("binding_energy,\"Al(111)\",\"fcc_hollow\"") != std::string::npos);
+
+    // A second run reuses every task: nothing executes again.
+    std::map<std::string, int> before;
+    {
+        engine::RunStore store(run);
+        for (const auto& t : store.tasks()) before[t.name] = store.executions(t.name);
+    }
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run2.log") == 0);
+    {
+        engine::RunStore store(run);
+        for (const auto& t : store.tasks()) {
+            CAPTURE(t.name);
+            CHECK(t.state == engine::state::kDone);
+            CHECK(t.reused);
+            CHECK(store.executions(t.name) == before[t.name]);
+            CHECK(store.executions(t.name) == 1);
+        }
+    }
+    CHECK(slurp(dir / "run2.log").find("15 reused") != std::string::npos);
+}
+
+TEST_CASE("an engine killed with SIGKILL during a calculation resumes without redoing finished work") {
+    if (!have_cp2k()) {
+        MESSAGE("cp2k.psmp not on PATH: skipped");
+        return;
+    }
+    const auto dir = testing::scratch("be-kill");
+    fs::copy_file(testing::source_dir() / "tests/integration/data/tiny_binding_energy.yaml", dir / "wf.yaml");
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir.c_str()) != 0) _exit(99);
+        const int fd = ::open("killed.log", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(testing::cli().c_str(), "interphase", "run", "wf.yaml", "--run-dir", "run", "--cores", "2", nullptr);
+        _exit(98);
+    }
+    // Wait until the first calculation finished and a later one is running, then kill -9.
+    const fs::path run = dir / "run";
+    bool ready = false;
+    for (int i = 0; i < 1200 && !ready; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        if (!engine::RunStore::exists(run)) continue;
+        try {
+            engine::RunStore store(run);
+            int done_calcs = 0, running = 0;
+            for (const auto& t : store.tasks()) {
+                if (t.kind == "calculation" && t.state == engine::state::kDone) ++done_calcs;
+                if (t.kind == "calculation" && t.state == engine::state::kRunning) ++running;
+            }
+            ready = done_calcs >= 1 && running == 1;
+        } catch (const std::exception&) {
+        }
+    }
+    REQUIRE(ready);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+
+    std::map<std::string, int> finished_before;
+    std::string interrupted;
+    {
+        engine::RunStore store(run);
+        for (const auto& t : store.tasks()) {
+            if (t.state == engine::state::kDone) finished_before[t.name] = store.executions(t.name);
+            if (t.state == engine::state::kRunning) interrupted = t.name;
+        }
+    }
+    REQUIRE_FALSE(interrupted.empty());
+    REQUIRE(run_cli(dir, "resume run", "resume.log") == 0);
+    INFO(slurp(dir / "resume.log"));
+    CHECK(slurp(dir / "resume.log").find("resuming: 1 interrupted task") != std::string::npos);
+    engine::RunStore store(run);
+    for (const auto& [name, n] : finished_before) {
+        CAPTURE(name);
+        CHECK(store.executions(name) == n);  // finished work never ran again
+        CHECK(n == 1);
+    }
+    CHECK(store.executions(interrupted) == 2);  // the interrupted calculation ran again, once
+    for (const auto& t : store.tasks()) CHECK(t.state == engine::state::kDone);
+    CHECK(fs::exists(run / "results.h5"));
+}
