@@ -389,6 +389,7 @@ fs::path default_run_dir(const WorkflowSpec& spec) { return fs::path("runs") / s
 RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log) {
     RunOptions opt = options;
     if (opt.run_dir.empty()) opt.run_dir = default_run_dir(spec);
+    opt.run_dir = fs::absolute(opt.run_dir).lexically_normal();  // jobs run in their own folders
     Run run(spec, opt, log);
     return run.execute();
 }
@@ -407,7 +408,7 @@ RunSummary resume_run(const fs::path& run_dir, const RunOptions& options, std::o
     ss << in.rdbuf();
     auto spec = parse_workflow(ss.str(), source);
     RunOptions opt = options;
-    opt.run_dir = run_dir;
+    opt.run_dir = fs::absolute(run_dir).lexically_normal();
     Run run(spec, opt, log);
     return run.execute();
 }

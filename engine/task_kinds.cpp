@@ -75,7 +75,8 @@ nlohmann::json build_adsorbate(const Task& t, const Inputs& in) {
 nlohmann::json build_atom_in_box(const Task& t) {
     const double box = t.params.at("box").get<double>();
     // A slightly orthorhombic box breaks the cubic symmetry that can trap the SCF of an open shell.
-    st::Structure s(Eigen::Vector3d(box, box * 1.02, box * 1.04).asDiagonal());
+    // Not periodic: an isolated atom has no Bloch periodicity (Γ only), the box only holds it.
+    st::Structure s(Eigen::Vector3d(box, box * 1.02, box * 1.04).asDiagonal(), {false, false, false});
     s.add_atom(t.params.at("species").get<std::string>(), Eigen::Vector3d(0.5, 0.5, 0.5));
     s.title = t.params.at("species").get<std::string>() + " atom";
     s.info = {{"kind", "isolated_atom"}};

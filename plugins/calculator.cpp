@@ -15,7 +15,7 @@ Protocol named_protocol(const std::string& name, const std::string& source) {
     p.name = name;
     if (name == "fast") {
         p.precision = "fast";
-        p.kpoint_spacing = 0.40;
+        p.kpoint_spacing = 0.50;
         p.smearing = 0.1;
         p.scf_tolerance = 1e-5;
         p.fmax = 0.10;

@@ -127,6 +127,56 @@ bool has_entry(const std::vector<std::vector<std::string>>& rows, const std::str
     return false;
 }
 
+/// Number of contracted spherical functions of a basis set, read from its entry in the basis
+/// file ("nset", then per set "n lmin lmax nexp nshell(lmin)...nshell(lmax)" and nexp rows).
+/// nullopt when the file or the entry cannot be read.
+std::optional<int> basis_function_count(const std::string& element, const std::string& basis,
+                                        const std::filesystem::path& path) {
+    static std::mutex mutex;
+    static std::map<std::string, std::optional<int>> cache;
+    const std::string key = path.string() + "\n" + element + "\n" + basis;
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    std::optional<int> result;
+    std::ifstream in(path);
+    std::string line;
+    auto next_tokens = [&]() -> std::vector<std::string> {
+        while (std::getline(in, line)) {
+            auto t = text::split_ws(line);
+            if (!t.empty() && t[0][0] != '#') return t;
+        }
+        return {};
+    };
+    while (in && std::getline(in, line)) {
+        const auto t = text::split_ws(line);
+        if (t.size() < 2 || t[0] != element || std::find(t.begin() + 1, t.end(), basis) == t.end()) continue;
+        const auto nset_tokens = next_tokens();
+        const auto nset = nset_tokens.empty() ? std::nullopt : text::parse_int(nset_tokens[0]);
+        if (!nset) break;
+        int count = 0;
+        bool ok = true;
+        for (long long set = 0; set < *nset && ok; ++set) {
+            const auto h = next_tokens();
+            if (h.size() < 5) { ok = false; break; }
+            const auto lmin = text::parse_int(h[1]), lmax = text::parse_int(h[2]), nexp = text::parse_int(h[3]);
+            if (!lmin || !lmax || !nexp || *lmax < *lmin || h.size() < static_cast<std::size_t>(4 + *lmax - *lmin + 1)) {
+                ok = false;
+                break;
+            }
+            for (long long l = *lmin; l <= *lmax; ++l) {
+                const auto nshell = text::parse_int(h[static_cast<std::size_t>(4 + l - *lmin)]);
+                if (!nshell) { ok = false; break; }
+                count += static_cast<int>(*nshell * (2 * l + 1));
+            }
+            for (long long e = 0; e < *nexp && ok; ++e) ok = !next_tokens().empty();
+        }
+        if (ok) result = count;
+        break;
+    }
+    cache[key] = result;
+    return result;
+}
+
 std::string fmt_real(double v, int digits = 10) {
     if (std::abs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.000..." in golden files
     return fmt::format("{:.{}f}", v, digits);
@@ -276,6 +326,7 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
         std::string basis;
         std::string potential;
         int valence;
+        std::optional<int> functions;
     };
     std::map<std::string, Kind> kinds;
     for (const auto& atom : s.atoms()) {
@@ -289,7 +340,7 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
         if (const auto* rows = DataFileIndex::headers(potential_path); rows && !has_entry(*rows, atom.species, potential))
             throw InputError(potential_path.string(), "calculator.potential_file",
                              fmt::format("no pseudopotential '{}' for element {} in this file", potential, atom.species));
-        kinds[atom.species] = {basis, potential, q};
+        kinds[atom.species] = {basis, potential, q, basis_function_count(atom.species, basis, basis_path)};
     }
 
     int electrons = -request.charge;
@@ -314,9 +365,20 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
         multiplicity = 2;
     }
 
+    // Orbitals available per spin: smearing needs some above the occupied ones. A minimal
+    // basis can have none (SZV Li has 1s and 2s only: a Li atom fills both alpha orbitals), and
+    // CP2K then aborts; such a system gets integer occupations instead.
+    std::optional<int> orbitals = 0;
+    for (const auto& atom : s.atoms()) {
+        const auto& f = kinds.at(atom.species).functions;
+        orbitals = (orbitals && f) ? std::optional<int>(*orbitals + *f) : std::nullopt;
+    }
+    const int occupied = uks ? (electrons + multiplicity - 1) / 2 : (electrons + 1) / 2;
+    const int spare = orbitals ? *orbitals - occupied : 1 << 20;
+
     const auto mesh = kpoint_mesh(s, p.kpoint_spacing);
     const bool gamma_only = mesh == std::array<int, 3>{1, 1, 1};
-    const bool smearing = p.smearing > 0;
+    const bool smearing = p.smearing > 0 && spare > 0;
     const bool relax = request.kind == CalculationKind::Relaxation;
     if (p.scf_tolerance <= 0) throw InputError("protocol", "protocol.scf_tolerance", "must be > 0");
 
@@ -356,11 +418,12 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
       << "      SCF_GUESS ATOMIC\n"
       << "      EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
       << "      MAX_SCF " << p.max_scf << "\n";
+    if (p.smearing > 0 && !smearing)
+        o << "      ! no smearing: the basis has no orbital above the " << occupied << " occupied per spin\n";
     if (smearing || !gamma_only) {
         // Diagonalisation with Broyden density mixing: needed for k-points and for fractional
         // occupations, and far more robust than OT for metals and small-gap systems.
-        int occupied = (electrons + 1) / 2;
-        const int added = std::max(8, static_cast<int>(std::ceil(0.2 * occupied)));
+        const int added = std::min(spare, std::max(8, static_cast<int>(std::ceil(0.2 * occupied))));
         if (smearing) o << "      ADDED_MOS " << added << "\n";
         o << "      &DIAGONALIZATION\n"
           << "        ALGORITHM STANDARD\n"
@@ -380,7 +443,8 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
             o << "      &END SMEAR\n";
         }
     } else {
-        // Insulators and molecules without smearing: orbital transformation.
+        // Integer occupations at Γ (no smearing asked, or none possible): orbital
+        // transformation, which converges a Li atom in 5 steps where Broyden needs ~20.
         o << "      &OT\n"
           << "        MINIMIZER DIIS\n"
           << "        PRECONDITIONER FULL_SINGLE_INVERSE\n"

@@ -99,7 +99,7 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
         CHECK(h5["units"] == "eV");
         CHECK(h5["mu"].get<double>() == doctest::Approx(mu).epsilon(1e-12));
         CHECK(h5["code"].get<std::string>().find("2023") != std::string::npos);
-        CHECK(h5["natoms"] == 3);  // 2 Al + Li
+        CHECK(h5["natoms"] == 9);  // 2x2 cell, 2 Al layers + Li
         CHECK(h5["ntasks"] == 15);
     }
     // Li binds to Al(111) (exothermic against the isolated atom), by a physically sensible amount.

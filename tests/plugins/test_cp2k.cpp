@@ -330,6 +330,24 @@ TEST_CASE("cp2k plugin: parse() of a relaxation folder keeps order and tags") {
     CHECK(r.energy == doctest::Approx(out.energies.back() * units::kHartreeToEV).epsilon(1e-15));
 }
 
+TEST_CASE("cp2k parser: a relaxation that hits MAX_ITER (CP2K 2023.1)") {
+    // The Li2 relaxation above rerun with MAX_ITER 1.
+    const auto path = data("cp2k_2023.1_li2_maxiter.out");
+    const auto out = parse_fixture(path);
+    CHECK(out.max_steps_reached);
+    CHECK_FALSE(out.geometry_completed);
+    CHECK(out.optimization_steps == 1);
+    CHECK(out.program_ended);
+    CHECK(out.final_scf_converged());
+    CHECK(out.energies.size() == 2);
+    const auto [reason, msg] = classify(request(li2(3.0), "fast", CalculationKind::Relaxation), out, path.string());
+    CHECK(reason == Reason::GeometryNotConverged);
+    CHECK(msg.find(path.string()) != std::string::npos);
+    CHECK(msg.find("1 step") != std::string::npos);
+    // The same output read as a single point is fine (a converged SCF with forces).
+    CHECK_NOTHROW(cp2k::check_output(request(li2(3.0)), out, path.string()));
+}
+
 TEST_CASE("cp2k plugin: parse() classifies missing and empty outputs") {
     cp2k::Cp2kCalculator calc{cp2k::Settings{}};
     const auto req = request(li2(2.7));
@@ -508,13 +526,25 @@ TEST_CASE("cp2k input: spin") {
     atom.add_atom_cartesian("Li", {4, 4, 4});
 
     // An isolated Li atom (3 electrons): UKS, doublet, moment free to relax under smearing.
-    const auto li = cp2k::write_input(request(atom), cp2k::Settings{});
+    const auto li = cp2k::write_input(request(atom, "standard"), cp2k::Settings{});
     CHECK(has_line(li, "UKS .TRUE."));
     CHECK(has_line(li, "MULTIPLICITY 2"));
+    CHECK(has_line(li, "&SMEAR ON"));
     CHECK(li.find("FIXED_MAGNETIC_MOMENT") == std::string::npos);
+    // DZVP Li has 6 functions (3 s, 1 p) for 2 alpha electrons: at most 4 added orbitals.
+    CHECK(has_line(li, "ADDED_MOS 4"));
+
+    // With SZV (1s, 2s) both alpha orbitals are occupied: nothing to smear over, and CP2K would
+    // abort ("Extra MOs (ADDED_MOS) are required for smearing"), so occupations stay integer.
+    const auto minimal = cp2k::write_input(request(atom, "fast"), cp2k::Settings{});
+    CHECK(has_line(minimal, "UKS .TRUE."));
+    CHECK(minimal.find("&SMEAR") == std::string::npos);
+    CHECK(minimal.find("ADDED_MOS") == std::string::npos);
+    CHECK(minimal.find("no smearing") != std::string::npos);
+    CHECK(minimal.find("&OT") != std::string::npos);
 
     // An explicit multiplicity is kept fixed.
-    auto req = request(atom);
+    auto req = request(atom, "standard");
     req.spin_multiplicity = 2;
     const auto fixed = cp2k::write_input(req, cp2k::Settings{});
     CHECK(has_line(fixed, "MULTIPLICITY 2"));
