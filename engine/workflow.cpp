@@ -298,9 +298,11 @@ TaskGraph expand_workflow(const WorkflowSpec& spec) {
     if (spec.reference == Reference::IsolatedAtom) {
         const std::string base = fmt::format("reference/{}-atom", ads);
         g.add({base, kinds::kBuildAtomInBox, {{"species", ads}, {"box", spec.reference_box}}, {}});
-        // Spin multiplicity 0 lets the plugin choose from the electron count (Li: doublet).
+        // The free atom in its spin-polarised ground state (Hund's rule; Li: doublet).
         reference_task = base + "/energy";
-        g.add({reference_task, kinds::kCalculation, calc_params("single_point", ads + " atom in a box"), {{"structure", base}}});
+        g.add({reference_task, kinds::kCalculation,
+               calc_params("single_point", ads + " atom in a box", structures::atom_ground_state_multiplicity(ads)),
+               {{"structure", base}}});
     } else {
         const std::string base = fmt::format("reference/{}-bulk", ads);
         g.add({base, kinds::kBuildBulk, {{"phase", ads}}, {}});

@@ -125,4 +125,11 @@ bool is_element(std::string_view symbol) {
     return false;
 }
 
+int atom_ground_state_multiplicity(std::string_view symbol) {
+    // Ground terms of the neutral atoms (NIST ASD): 2S+1 for Z = 1..20.
+    static constexpr int kMultiplicity[20] = {2, 1, 2, 1, 2, 3, 4, 3, 2, 1, 2, 1, 2, 3, 4, 3, 2, 1, 2, 1};
+    const int z = element(symbol).number;
+    return z <= 20 ? kMultiplicity[z - 1] : 0;
+}
+
 }  // namespace interphase::structures

@@ -21,4 +21,8 @@ const Element& element(std::string_view symbol);
 const Element& element(int atomic_number);
 bool is_element(std::string_view symbol);
 
+/// Spin multiplicity 2S+1 of the free neutral atom's ground state (Hund's rules), H to Ca;
+/// heavier elements give 0 ("let the calculator decide").
+int atom_ground_state_multiplicity(std::string_view symbol);
+
 }  // namespace interphase::structures

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
+#include "structures/elements.hpp"
 #include "structures/io.hpp"
 #include "structures/lattice_tools.hpp"
 #include "structures/prototypes.hpp"
@@ -171,4 +172,13 @@ TEST_CASE("Al(111) matches ASE's fcc111 builder: spacing, fcc hollow position") 
     }
     CHECK(lateral_top == doctest::Approx(ase["li_top_lateral"].get<double>()).epsilon(1e-6));
     CHECK(lateral_second == doctest::Approx(ase["li_second"].get<double>()).epsilon(1e-6));
+}
+
+TEST_CASE("free-atom ground-state multiplicities follow Hund's rules") {
+    CHECK(atom_ground_state_multiplicity("Li") == 2);
+    CHECK(atom_ground_state_multiplicity("O") == 3);
+    CHECK(atom_ground_state_multiplicity("N") == 4);
+    CHECK(atom_ground_state_multiplicity("Mg") == 1);
+    CHECK(atom_ground_state_multiplicity("Cl") == 2);
+    CHECK(atom_ground_state_multiplicity("Au") == 0);  // beyond the table: the calculator decides
 }
