@@ -22,6 +22,16 @@ using namespace interphase;
 
 namespace {
 
+// Exit codes by error type (see the header comment).
+int error_exit_code(const Error& e) {
+    if (dynamic_cast<const ParseError*>(&e) || dynamic_cast<const InputError*>(&e) ||
+        dynamic_cast<const StructureError*>(&e))
+        return 2;
+    if (dynamic_cast<const ExecutionError*>(&e)) return 3;
+    if (dynamic_cast<const StorageError*>(&e)) return 4;
+    return 1;
+}
+
 int exit_code(const engine::RunSummary& s) {
     if (s.interrupted) return 130;
     return s.ok() ? 0 : 1;
@@ -201,24 +211,9 @@ int main(int argc, char** argv) {
                                      std::count_if(s.atoms().begin(), s.atoms().end(), [](const auto& a) { return a.fixed; }));
             return 0;
         }
-    } catch (const ParseError& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
-        return 2;
-    } catch (const InputError& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
-        return 2;
-    } catch (const StructureError& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
-        return 2;
-    } catch (const ExecutionError& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
-        return 3;
-    } catch (const StorageError& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
-        return 4;
     } catch (const Error& e) {
         std::cerr << "interphase: error: " << e.what() << "\n";
-        return 1;
+        return error_exit_code(e);
     } catch (const std::exception& e) {
         std::cerr << "interphase: internal error: " << e.what() << "\n";
         return 70;
