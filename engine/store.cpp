@@ -31,6 +31,15 @@ TaskRecord read_record(const sqlite::Statement& q) {
     r.error = q.column_text(9);
     return r;
 }
+// Ends the task's open execution (the one mark_running began) with its outcome.
+void close_execution(sqlite::Database& db, const std::string& task, const char* outcome, double when) {
+    sqlite::Statement e(db, "UPDATE executions SET finished = ?2, outcome = ?3 WHERE task = ?1 AND finished IS NULL");
+    e.bind(1, task);
+    e.bind(2, when);
+    e.bind(3, outcome);
+    e.step();
+}
+
 constexpr const char* kRecordColumns = "name, kind, state, hash, attempts, reused, started, finished, wall, error";
 }  // namespace
 
@@ -136,10 +145,7 @@ void RunStore::mark_done(const std::string& task, const std::string& hash, const
         r.bind(3, now);
         r.bind(4, task);
         r.step();
-        sqlite::Statement e(*db_, "UPDATE executions SET finished = ?2, outcome = 'done' WHERE task = ?1 AND finished IS NULL");
-        e.bind(1, task);
-        e.bind(2, now);
-        e.step();
+        close_execution(*db_, task, "done", now);
     }
     sqlite::Statement u(*db_,
                         "UPDATE tasks SET state = 'done', hash = ?2, reused = ?3, finished = ?4, wall = ?5, error = '' "
@@ -161,10 +167,7 @@ void RunStore::mark_failed(const std::string& task, const std::string& error) {
     u.bind(2, error);
     u.bind(3, now);
     u.step();
-    sqlite::Statement e(*db_, "UPDATE executions SET finished = ?2, outcome = 'failed' WHERE task = ?1 AND finished IS NULL");
-    e.bind(1, task);
-    e.bind(2, now);
-    e.step();
+    close_execution(*db_, task, "failed", now);
     tx.commit();
 }
 
