@@ -15,6 +15,7 @@
 #include "common/units.hpp"
 #include "plugins/calculator.hpp"
 #include "plugins/cp2k/cp2k.hpp"
+#include "plugins/calculation_requests.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
@@ -95,14 +96,7 @@ structures::Structure li2(double bond) {
     return s;
 }
 
-CalculationRequest request(structures::Structure s, const std::string& protocol,
-                           CalculationKind kind = CalculationKind::SinglePoint) {
-    CalculationRequest r;
-    r.structure = std::move(s);
-    r.protocol = Protocol::from_json(protocol, "test");
-    r.kind = kind;
-    return r;
-}
+using testing::request;
 
 double bond(const structures::Structure& s) { return (s.cartesian(1) - s.cartesian(0)).norm(); }
 

@@ -16,6 +16,7 @@
 #include "common/units.hpp"
 #include "plugins/calculator.hpp"
 #include "plugins/cp2k/cp2k.hpp"
+#include "plugins/calculation_requests.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
@@ -80,14 +81,7 @@ structures::Structure li2s() {
     return s;
 }
 
-CalculationRequest request(structures::Structure s, const std::string& protocol = "fast",
-                           CalculationKind kind = CalculationKind::SinglePoint) {
-    CalculationRequest r;
-    r.structure = std::move(s);
-    r.protocol = Protocol::from_json(protocol, "test");
-    r.kind = kind;
-    return r;
-}
+using testing::request;
 
 bool has_line(const std::string& text, const std::string& line) {
     std::istringstream in(text);
