@@ -156,6 +156,9 @@ private:
     };
     std::map<std::string, Running> running_;
     std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+    /// When the last progress line was printed: long calculations get one every kHeartbeat.
+    std::chrono::steady_clock::time_point last_progress_ = t0_;
+    static constexpr std::chrono::seconds kHeartbeat{30};
     RunSummary summary_;
     int cores_per_task_ = 1;
 };
@@ -216,8 +219,11 @@ void Run::fail(const std::string& name, const std::string& error) {
 }
 
 void Run::progress() {
+    last_progress_ = std::chrono::steady_clock::now();
     std::string now;
-    for (const auto& [name, r] : running_) now += (now.empty() ? "" : ", ") + name;
+    for (const auto& [name, r] : running_)
+        now += fmt::format("{}{} ({})", now.empty() ? "" : ", ", name,
+                           hms(std::chrono::duration<double>(last_progress_ - r.started).count()));
     say(fmt::format("{}/{} tasks done{}{}", summary_.done, summary_.total,
                     summary_.reused ? fmt::format(" ({} reused)", summary_.reused) : "",
                     now.empty() ? "" : " | running: " + now));
@@ -352,7 +358,8 @@ RunSummary Run::execute() {
                 progressed = true;
             }
         }
-        if (summary_.done != last_done) {
+        if (summary_.done != last_done ||
+            (!running_.empty() && std::chrono::steady_clock::now() - last_progress_ >= kHeartbeat)) {
             last_done = summary_.done;
             progress();
         }

@@ -22,7 +22,7 @@ namespace interphase::plugins::cp2k {
 
 /// Version of the input generation; part of every task hash. Bump it whenever write_input()
 /// changes what CP2K computes.
-inline constexpr const char* kPluginVersion = "cp2k-plugin/1";
+inline constexpr const char* kPluginVersion = "cp2k-plugin/2";
 
 /// The `calculator:` block of a workflow (minus `code`), validated.
 struct Settings {
@@ -51,6 +51,10 @@ struct Numerics {
     double cutoff = 0;       ///< Ry
     double rel_cutoff = 0;   ///< Ry
     double eps_default = 0;  ///< QS/EPS_DEFAULT
+    /// XC_GRID smoothing (XC_SMOOTH_RHO NN10, XC_DERIV SPLINE2_SMOOTH): at modest cutoffs it
+    /// removes the grid ("egg-box") noise that makes forces disagree with the energy and
+    /// leaves BFGS oscillating; off for "precise", whose cutoff makes it unnecessary.
+    bool smooth_xc_grid = false;
 };
 /// Throws InputError for an unknown precision.
 Numerics numerics(const Protocol& protocol, const Settings& settings);

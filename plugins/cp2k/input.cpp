@@ -266,11 +266,11 @@ Numerics numerics(const Protocol& protocol, const Settings& settings) {
     // 250/40 matches 300/50 for Li2S to 1e-8 Ha, while 200/30 moves Li2 by 8 meV/atom and 150 Ry
     // leaves Li2 forces wrong (the hard Li q3 potential); see docs/plugins/cp2k.md.
     if (protocol.precision == "fast") {
-        n = {"SZV-MOLOPT-SR-GTH", 250, 40, 1e-10};
+        n = {"SZV-MOLOPT-SR-GTH", 250, 40, 1e-10, true};
     } else if (protocol.precision == "standard") {
-        n = {"DZVP-MOLOPT-SR-GTH", 400, 50, 1e-10};
+        n = {"DZVP-MOLOPT-SR-GTH", 400, 50, 1e-10, true};
     } else if (protocol.precision == "precise") {
-        n = {"DZVP-MOLOPT-SR-GTH", 600, 60, 1e-12};
+        n = {"DZVP-MOLOPT-SR-GTH", 600, 60, 1e-12, false};
     } else {
         throw InputError("protocol", "protocol.precision",
                          text::unknown_name_message("precision", protocol.precision, {"fast", "standard", "precise"}));
@@ -462,8 +462,13 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
     o << "    &END SCF\n"
       << "    &XC\n"
       << "      &XC_FUNCTIONAL " << xc.xc << "\n"
-      << "      &END XC_FUNCTIONAL\n"
-      << "    &END XC\n"
+      << "      &END XC_FUNCTIONAL\n";
+    if (num.smooth_xc_grid)
+        o << "      &XC_GRID\n"
+          << "        XC_SMOOTH_RHO NN10\n"
+          << "        XC_DERIV SPLINE2_SMOOTH\n"
+          << "      &END XC_GRID\n";
+    o << "    &END XC\n"
       << "  &END DFT\n";
 
     o << "  &SUBSYS\n"

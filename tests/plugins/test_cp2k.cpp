@@ -607,7 +607,7 @@ TEST_CASE("cp2k config: keys, types and did-you-mean") {
     // Through the registry, as the workflow loader calls it.
     auto calc = CalculatorRegistry::instance().create("cp2k", nlohmann::json::object(), "wf");
     CHECK(calc->name() == "cp2k");
-    CHECK(calc->plugin_version() == "cp2k-plugin/1");
+    CHECK(calc->plugin_version() == "cp2k-plugin/2");
     CHECK_THROWS_AS(CalculatorRegistry::instance().create("cp2k", {{"launchr", "none"}}, "wf"), InputError);
     const auto& info = CalculatorRegistry::instance().info("cp2k", "wf");
     CHECK(std::find(info.capabilities.begin(), info.capabilities.end(), "kpoints") != info.capabilities.end());

@@ -1,0 +1,113 @@
+// run, resume, status, results, graph: the commands that drive and inspect a run folder.
+#include <fmt/format.h>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "apps/command.hpp"
+#include "common/errors.hpp"
+#include "engine/results.hpp"
+#include "engine/runner.hpp"
+#include "engine/store.hpp"
+#include "engine/workflow.hpp"
+
+namespace fs = std::filesystem;
+
+namespace interphase::cli {
+namespace {
+
+int exit_code(const engine::RunSummary& s) {
+    if (s.interrupted) return 130;
+    return s.ok() ? 0 : 1;
+}
+
+void require_run_folder(const fs::path& run_dir) {
+    if (!engine::RunStore::exists(run_dir))
+        throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
+}
+
+int cmd_status(const fs::path& run_dir) {
+    require_run_folder(run_dir);
+    engine::RunStore store(run_dir);
+    const auto tasks = store.tasks();
+    std::map<std::string, int> counts;
+    std::size_t width = 4;
+    for (const auto& t : tasks) {
+        ++counts[t.state];
+        width = std::max(width, t.name.size());
+    }
+    std::cout << fmt::format("workflow {}  (run folder {})\n", store.meta("workflow_name").value_or("?"), run_dir.string());
+    std::cout << fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10}  {}\n", "state", "task", width, "kind", "attempts", "wall (s)", "note");
+    for (const auto& t : tasks) {
+        std::string note = t.reused ? "reused" : "";
+        if (!t.error.empty()) note = t.error.size() > 100 ? t.error.substr(0, 97) + "..." : t.error;
+        std::cout << fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10.1f}  {}\n", t.state, t.name, width, t.kind, t.attempts,
+                                 t.wall_seconds, note);
+    }
+    std::cout << fmt::format("\n{}/{} done", counts["done"], tasks.size());
+    for (const auto& [state, n] : counts)
+        if (state != "done") std::cout << fmt::format(", {} {}", n, state);
+    std::cout << "\n";
+    return counts["failed"] + counts["blocked"] > 0 ? 1 : 0;
+}
+
+int cmd_results(const fs::path& run_dir, bool csv, bool json) {
+    require_run_folder(run_dir);
+    engine::RunStore store(run_dir);
+    const auto results = engine::collect_results(store);
+    if (csv) std::cout << engine::format_csv(results);
+    else if (json) std::cout << engine::results_json(results).dump(2) << "\n";
+    else std::cout << engine::format_table(results);
+    return 0;
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, Commands& commands) {
+    struct Options {
+        std::string workflow_file, run_dir, resume_dir, status_dir, results_dir, graph_file;
+        int cores = 0;
+        bool quiet = false, csv = false, json = false, dot = true;
+    };
+    auto o = std::make_shared<Options>();
+
+    auto* run = app.add_subcommand("run", "Run (or continue) a workflow; reuses finished tasks");
+    run->add_option("WORKFLOW", o->workflow_file, "Workflow YAML file")->required();
+    run->add_option("--run-dir", o->run_dir, "Run folder (default: runs/<workflow name>)");
+    run->add_option("--cores", o->cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
+    run->add_flag("--quiet", o->quiet, "No progress lines");
+    commands.push_back({run, [o] {
+        const auto spec = engine::load_workflow(o->workflow_file);
+        engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet};
+        return exit_code(engine::run_workflow(spec, opt, std::cout));
+    }});
+
+    auto* resume = app.add_subcommand("resume", "Continue a run after a crash, kill or interruption");
+    resume->add_option("RUN_DIR", o->resume_dir, "Run folder")->required();
+    resume->add_option("--cores", o->cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
+    resume->add_flag("--quiet", o->quiet, "No progress lines");
+    commands.push_back({resume, [o] {
+        engine::RunOptions opt{o->resume_dir, o->cores, o->quiet};
+        return exit_code(engine::resume_run(o->resume_dir, opt, std::cout));
+    }});
+
+    auto* status = app.add_subcommand("status", "Task states and progress of a run");
+    status->add_option("RUN_DIR", o->status_dir, "Run folder")->required();
+    commands.push_back({status, [o] { return cmd_status(o->status_dir); }});
+
+    auto* results = app.add_subcommand("results", "Binding energies and ΔE of a run");
+    results->add_option("RUN_DIR", o->results_dir, "Run folder")->required();
+    auto* csv_flag = results->add_flag("--csv", o->csv, "CSV instead of a table");
+    results->add_flag("--json", o->json, "JSON instead of a table")->excludes(csv_flag);
+    commands.push_back({results, [o] { return cmd_results(o->results_dir, o->csv, o->json); }});
+
+    auto* graph = app.add_subcommand("graph", "Print a workflow's task graph (Graphviz dot)");
+    graph->add_option("WORKFLOW", o->graph_file, "Workflow YAML file")->required();
+    graph->add_flag("--dot", o->dot, "Graphviz dot output (the default)");
+    commands.push_back({graph, [o] {
+        std::cout << engine::expand_workflow(engine::load_workflow(o->graph_file)).to_dot();
+        return 0;
+    }});
+}
+
+}  // namespace interphase::cli
