@@ -22,6 +22,16 @@ const Task& TaskGraph::at(const std::string& name) const {
     return tasks_[it->second];
 }
 
+void TaskGraph::add_input(const std::string& task, const std::string& role, const std::string& producer) {
+    auto it = index_.find(task);
+    if (it == index_.end()) throw Error(fmt::format("no task named '{}'", task));
+    if (!index_.count(producer))
+        throw Error(fmt::format("task '{}': input '{}' refers to unknown task '{}'", task, role, producer));
+    auto& inputs = tasks_[it->second].inputs;
+    if (!inputs.emplace(role, producer).second)
+        throw Error(fmt::format("task '{}' already has an input '{}'", task, role));
+}
+
 void TaskGraph::validate() const {
     for (const auto& t : tasks_)
         for (const auto& [role, dep] : t.inputs)

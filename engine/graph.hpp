@@ -4,6 +4,7 @@
 // validated (unknown inputs, cycles), ordered and dumped as Graphviz dot.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +21,9 @@ inline constexpr const char* kBuildAtomInBox = "build_atom_in_box";
 inline constexpr const char* kCalculation = "calculation";
 inline constexpr const char* kBindingEnergy = "binding_energy";
 inline constexpr const char* kDeltaE = "delta_e";
+/// Lists the symmetry-unique adsorption sites of a relaxed slab; when it finishes the graph grows
+/// by one build_adsorbate + calculation per site (engine/growth.hpp).
+inline constexpr const char* kFindSites = "find_sites";
 }  // namespace kinds
 
 struct Task {
@@ -35,8 +39,13 @@ public:
     Task& add(Task task);
     const Task& at(const std::string& name) const;
     bool contains(const std::string& name) const { return index_.count(name) > 0; }
-    const std::vector<Task>& tasks() const noexcept { return tasks_; }
+    /// A deque: references to tasks stay valid while the graph grows.
+    const std::deque<Task>& tasks() const noexcept { return tasks_; }
     std::size_t size() const noexcept { return tasks_.size(); }
+
+    /// Adds an input to an existing task (the graph grows at run time); throws Error if the task
+    /// is unknown or already has that role.
+    void add_input(const std::string& task, const std::string& role, const std::string& producer);
 
     /// Throws Error naming the task and role for inputs that name no task, and the cycle for cycles.
     void validate() const;
@@ -48,7 +57,7 @@ public:
     std::string to_dot(const std::map<std::string, std::string>& state = {}) const;
 
 private:
-    std::vector<Task> tasks_;
+    std::deque<Task> tasks_;
     std::map<std::string, std::size_t> index_;
 };
 

@@ -16,6 +16,7 @@
 #include "cluster/local_executor.hpp"
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "engine/growth.hpp"
 #include "engine/hash.hpp"
 #include "engine/results.hpp"
 #include "engine/store.hpp"
@@ -161,6 +162,7 @@ private:
     static constexpr std::chrono::seconds kHeartbeat{30};
     RunSummary summary_;
     int cores_per_task_ = 1;
+    std::vector<std::string> order_;  ///< topological order; recomputed when the graph grows
 };
 
 bool Run::inputs_done(const Task& t) const {
@@ -198,6 +200,20 @@ void Run::finish(const std::string& name, const std::string& hash, const nlohman
     state_[name] = state::kDone;
     ++summary_.done;
     if (reused) ++summary_.reused;
+    const Task& t = graph_.at(name);  // stays valid while grow() appends (TaskGraph is a deque)
+    if (grows_graph(t.kind)) {
+        const auto added = grow(graph_, t, out);
+        if (added.empty()) return;
+        std::vector<Task> tasks;
+        for (const auto& a : added) {
+            state_[a] = state::kPending;
+            tasks.push_back(graph_.at(a));
+        }
+        store_->add_tasks(tasks);
+        summary_.total = graph_.size();
+        order_ = graph_.topological_order();
+        say(fmt::format("{} added {} tasks ({} in total)", name, added.size(), graph_.size()));
+    }
 }
 
 void Run::fail(const std::string& name, const std::string& error) {
@@ -309,12 +325,14 @@ RunSummary Run::execute() {
     if (reset > 0) say(fmt::format("resuming: {} interrupted task(s) will start again", reset));
 
     SignalGuard signals;
-    const auto order = graph_.topological_order();
+    order_ = graph_.topological_order();
     std::size_t last_done = static_cast<std::size_t>(-1);
     while (true) {
         if (g_interrupted) break;
         bool progressed = false;
-        for (const auto& name : order) {
+        // By index: a finishing task may grow the graph and replace order_ during the pass.
+        for (std::size_t i = 0; i < order_.size(); ++i) {
+            const std::string name = order_[i];
             if (state_[name] != state::kPending) continue;
             const Task& t = graph_.at(name);
             if (!inputs_done(t)) continue;

@@ -108,6 +108,21 @@ int RunStore::sync(const TaskGraph& graph) {
     return reset;
 }
 
+void RunStore::add_tasks(const std::vector<Task>& tasks) {
+    sqlite::Transaction tx(*db_);
+    sqlite::Statement ins(*db_,
+                          "INSERT INTO tasks(name, kind, position, state) "
+                          "VALUES(?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM tasks), 'pending') "
+                          "ON CONFLICT(name) DO NOTHING");
+    for (const auto& t : tasks) {
+        ins.reset();
+        ins.bind(1, t.name);
+        ins.bind(2, t.kind);
+        ins.step();
+    }
+    tx.commit();
+}
+
 std::optional<nlohmann::json> RunStore::cached_output(const std::string& hash) const {
     sqlite::Statement q(*db_, "SELECT output FROM results WHERE hash = ?1");
     q.bind(1, hash);

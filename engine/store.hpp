@@ -61,6 +61,9 @@ public:
     /// retried. Returns how many interrupted tasks were reset.
     int sync(const TaskGraph& graph);
 
+    /// Adds tasks the graph grew at run time, as pending (existing names are left alone).
+    void add_tasks(const std::vector<Task>& tasks);
+
     std::optional<nlohmann::json> cached_output(const std::string& hash) const;
     void mark_running(const std::string& task, const std::string& hash);
     /// Stores the output under `hash` and marks the task done, in one transaction.

@@ -72,6 +72,15 @@ nlohmann::json build_adsorbate(const Task& t, const Inputs& in) {
             {"available_sites", all}};
 }
 
+nlohmann::json find_sites(const Task& t, const Inputs& in) {
+    const auto slab = structure_of(input(in, "slab", t), t.name);
+    nlohmann::json sites = nlohmann::json::array();
+    for (const auto& x : st::find_adsorption_sites(slab))
+        sites.push_back({{"name", x.name}, {"kind", st::to_string(x.kind)}, {"multiplicity", x.multiplicity},
+                         {"position", {x.position[0], x.position[1], x.position[2]}}});
+    return {{"sites", sites}};
+}
+
 nlohmann::json build_atom_in_box(const Task& t) {
     const double box = t.params.at("box").get<double>();
     // A slightly orthorhombic box breaks the cubic symmetry that can trap the SCF of an open shell.
@@ -140,6 +149,7 @@ nlohmann::json run_in_process(const Task& t, const Inputs& in) {
     if (t.kind == kinds::kBuildSlab) return build_slab(t, in);
     if (t.kind == kinds::kBuildAdsorbate) return build_adsorbate(t, in);
     if (t.kind == kinds::kBuildAtomInBox) return build_atom_in_box(t);
+    if (t.kind == kinds::kFindSites) return find_sites(t, in);
     if (t.kind == kinds::kBindingEnergy) return binding_energy(t.params, in);
     if (t.kind == kinds::kDeltaE) return delta_e(t, in);
     throw InputError(t.name, "kind", fmt::format("unknown task kind '{}'", t.kind));

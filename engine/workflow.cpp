@@ -154,9 +154,13 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         if (host.fix_bottom < 0) r.fail(h["fix_bottom"], p + ".fix_bottom", "must be >= 0 Å");
     }
     if (h["termination"]) host.termination = r.str(h["termination"], p + ".termination");
-    if (h["sites"]) {
+    if (h["sites"] && h["sites"].IsScalar() && h["sites"].Scalar() == "all") {
+        // Every symmetry-unique site, found at run time on the relaxed slab (the graph grows).
+        host.sites = {"all"};
+    } else if (h["sites"]) {
         const auto& n = h["sites"];
-        if (!n.IsSequence() || n.size() == 0) r.fail(n, p + ".sites", "must be a non-empty list of site names");
+        if (!n.IsSequence() || n.size() == 0)
+            r.fail(n, p + ".sites", "must be `all` or a non-empty list of site names");
         host.sites.clear();
         static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "bridge", "top"};
         for (const auto& s : n) {
@@ -326,7 +330,17 @@ TaskGraph expand_workflow(const WorkflowSpec& spec) {
         const std::string host_relax = slab_task + "/relax";
         g.add({host_relax, kinds::kCalculation, calc_params("relaxation", h.name + " clean slab"), {{"structure", slab_task}}});
         std::map<std::string, std::string> be_inputs{{"host", host_relax}, {"reference", reference_task}};
+        if (h.sites == std::vector<std::string>{"all"}) {
+            // The sites are known only once the slab is relaxed: a find_sites task adds one
+            // build + relaxation per symmetry-unique site when it finishes (engine/growth.hpp).
+            const std::string finder = h.name + "/sites";
+            g.add({finder, kinds::kFindSites,
+                   {{"species", ads}, {"host", h.name}, {"binding_energy_task", h.name + "/binding_energy"}},
+                   {{"slab", host_relax}}});
+            be_inputs["sites"] = finder;
+        }
         for (const auto& site : h.sites) {
+            if (site == "all") continue;
             const std::string st = fmt::format("{}/{}+{}", h.name, site, ads);
             g.add({st, kinds::kBuildAdsorbate, {{"site", site}, {"species", ads}}, {{"slab", host_relax}}});
             g.add({st + "/relax", kinds::kCalculation, calc_params("relaxation", fmt::format("{} + {} {}", h.name, ads, site)),
