@@ -1,11 +1,14 @@
 // run, resume, status, results, graph: the commands that drive and inspect a run folder.
 #include <fmt/format.h>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <memory>
 
 #include "apps/command.hpp"
 #include "common/errors.hpp"
+#include "engine/growth.hpp"
 #include "engine/results.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
@@ -26,6 +29,14 @@ void require_run_folder(const fs::path& run_dir) {
         throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
 }
 
+std::string read_text(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) throw InputError(file.string(), "", "cannot read the file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
 int cmd_status(const fs::path& run_dir) {
     require_run_folder(run_dir);
     engine::RunStore store(run_dir);
@@ -39,7 +50,7 @@ int cmd_status(const fs::path& run_dir) {
     std::cout << fmt::format("workflow {}  (run folder {})\n", store.meta("workflow_name").value_or("?"), run_dir.string());
     std::cout << fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10}  {}\n", "state", "task", width, "kind", "attempts", "wall (s)", "note");
     for (const auto& t : tasks) {
-        std::string note = t.reused ? "reused" : "";
+        std::string note = t.reused ? (t.reused_from == "this run" || t.reused_from.empty() ? "reused" : "reused from " + t.reused_from) : "";
         if (!t.error.empty()) note = t.error.size() > 100 ? t.error.substr(0, 97) + "..." : t.error;
         std::cout << fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10.1f}  {}\n", t.state, t.name, width, t.kind, t.attempts,
                                  t.wall_seconds, note);
@@ -65,7 +76,7 @@ int cmd_results(const fs::path& run_dir, bool csv, bool json) {
 
 void add_run_commands(CLI::App& app, Commands& commands) {
     struct Options {
-        std::string workflow_file, run_dir, resume_dir, status_dir, results_dir, graph_file;
+        std::string workflow_file, run_dir, resume_dir, status_dir, results_dir, graph_file, cache, cancel_dir;
         int cores = 0;
         bool quiet = false, csv = false, json = false, dot = true;
     };
@@ -76,9 +87,12 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     run->add_option("--run-dir", o->run_dir, "Run folder (default: runs/<workflow name>)");
     run->add_option("--cores", o->cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
     run->add_flag("--quiet", o->quiet, "No progress lines");
+    run->add_option("--cache", o->cache, "Result cache shared across runs (SQLite file; default: the workflow's "
+                                         "`cache:`, else $INTERPHASE_CACHE)");
     commands.push_back({run, [o] {
         const auto spec = engine::load_workflow(o->workflow_file);
-        engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet};
+        engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet, {}};
+        if (!o->cache.empty()) opt.cache = fs::path(o->cache);
         return exit_code(engine::run_workflow(spec, opt, std::cout));
     }});
 
@@ -86,8 +100,10 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     resume->add_option("RUN_DIR", o->resume_dir, "Run folder")->required();
     resume->add_option("--cores", o->cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
     resume->add_flag("--quiet", o->quiet, "No progress lines");
+    resume->add_option("--cache", o->cache, "Result cache shared across runs (as for run)");
     commands.push_back({resume, [o] {
-        engine::RunOptions opt{o->resume_dir, o->cores, o->quiet};
+        engine::RunOptions opt{o->resume_dir, o->cores, o->quiet, {}};
+        if (!o->cache.empty()) opt.cache = fs::path(o->cache);
         return exit_code(engine::resume_run(o->resume_dir, opt, std::cout));
     }});
 
@@ -101,10 +117,43 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     results->add_flag("--json", o->json, "JSON instead of a table")->excludes(csv_flag);
     commands.push_back({results, [o] { return cmd_results(o->results_dir, o->csv, o->json); }});
 
-    auto* graph = app.add_subcommand("graph", "Print a workflow's task graph (Graphviz dot)");
-    graph->add_option("WORKFLOW", o->graph_file, "Workflow YAML file")->required();
+    auto* cancel = app.add_subcommand("cancel", "Stop the engine working on a run folder (resume continues it)");
+    cancel->add_option("RUN_DIR", o->cancel_dir, "Run folder")->required();
+    commands.push_back({cancel, [o] {
+        switch (engine::cancel_run(o->cancel_dir)) {
+            case engine::CancelOutcome::NotRunning:
+                std::cout << fmt::format("nothing runs in {}\n", o->cancel_dir);
+                return 0;
+            case engine::CancelOutcome::Stopped:
+                std::cout << fmt::format("stopped the engine of {}; `interphase resume {}` continues\n", o->cancel_dir,
+                                         o->cancel_dir);
+                return 0;
+            case engine::CancelOutcome::StillRunning:
+                std::cerr << fmt::format("interphase: the engine of {} has not stopped within 60 s\n", o->cancel_dir);
+                return 1;
+        }
+        return 1;
+    }});
+
+    auto* graph = app.add_subcommand("graph", "Print the task graph of a workflow file or a run folder (Graphviz dot)");
+    graph->add_option("WORKFLOW", o->graph_file, "Workflow YAML file, or a run folder (nodes coloured by state)")->required();
     graph->add_flag("--dot", o->dot, "Graphviz dot output (the default)");
     commands.push_back({graph, [o] {
+        if (fs::is_directory(o->graph_file)) {
+            // A run folder: its workflow copy, grown by the tasks the run added, coloured by state.
+            require_run_folder(o->graph_file);
+            engine::RunStore store(o->graph_file);
+            auto g = engine::expand_workflow(engine::parse_workflow(
+                read_text(fs::path(o->graph_file) / "workflow.yaml"),
+                store.meta("workflow_source").value_or(o->graph_file + "/workflow.yaml")));
+            for (std::size_t i = 0; i < g.size(); ++i)  // regrow what finished tasks added at run time
+                if (engine::grows_graph(g.tasks()[i].kind))
+                    if (auto out = store.output_of(g.tasks()[i].name)) engine::grow(g, g.tasks()[i], *out);
+            std::map<std::string, std::string> states;
+            for (const auto& t : store.tasks()) states[t.name] = t.state;
+            std::cout << g.to_dot(states);
+            return 0;
+        }
         std::cout << engine::expand_workflow(engine::load_workflow(o->graph_file)).to_dot();
         return 0;
     }});

@@ -27,6 +27,10 @@ void add_run_commands(CLI::App& app, Commands& commands);
 CLI::App* add_build_commands(CLI::App& app, Commands& commands);
 /// build slab (apps/cmd_slab.cpp).
 void add_build_slab_command(CLI::App& build, Commands& commands);
+/// build path and build sites (apps/cmd_path.cpp).
+void add_build_path_commands(CLI::App& build, Commands& commands);
+/// build interface (apps/cmd_interface.cpp).
+void add_build_interface_command(CLI::App& build, Commands& commands);
 
 // Helpers shared by the command files (apps/cli_common.cpp).
 /// A built-in phase name or a structure file.

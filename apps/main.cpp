@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
     cli::add_run_commands(app, commands);
     CLI::App* build = cli::add_build_commands(app, commands);
     cli::add_build_slab_command(*build, commands);
+    cli::add_build_path_commands(*build, commands);
+    cli::add_build_interface_command(*build, commands);
 
     try {
         app.parse(argc, argv);

@@ -21,7 +21,7 @@ RunResults collect_results(const RunStore& store) {
     r.calculator = store.meta("calculator").value_or("");
     r.protocol = store.meta("protocol").value_or("{}");
     for (const auto& t : store.tasks()) {
-        r.tasks.push_back({t.name, t.kind, t.hash, t.state, t.reused, t.wall_seconds});
+        r.tasks.push_back({t.name, t.kind, t.hash, t.state, t.reused, t.reused_from, t.wall_seconds});
         if (t.state != state::kDone) continue;
         if (t.kind == kinds::kCalculation && r.code_version.empty())
             if (auto out = store.output_of(t.name)) r.code_version = out->value("code_version", "");
@@ -156,7 +156,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         de.set_attribute("definition", "delta_e = E_b(a) - E_b(b), same reference on both sides");
 
         auto prov = f.create_group("provenance");
-        std::vector<std::string> names, kinds_, hashes, states;
+        std::vector<std::string> names, kinds_, hashes, states, origins;
         std::vector<std::int64_t> reused;
         std::vector<double> wall;
         for (const auto& t : r.tasks) {
@@ -165,6 +165,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
             hashes.push_back(t.hash);
             states.push_back(t.state);
             reused.push_back(t.reused ? 1 : 0);
+            origins.push_back(t.reused_from);
             wall.push_back(t.wall_seconds);
         }
         prov.write_strings("task", names);
@@ -172,12 +173,14 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         prov.write_strings("hash", hashes);
         prov.write_strings("state", states);
         prov.write_int64s("reused", reused);
+        prov.write_strings("reused_from", origins);
         prov.write_doubles("wall_seconds", wall).set_attribute("units", "s");
     });
 }
 
 std::string format_table(const RunResults& r) {
-    std::string out = fmt::format("Li binding energies (workflow {}, {} {}, protocol {})\n", r.workflow, r.calculator,
+    std::string out = fmt::format("{} binding energies (workflow {}, {} {}, protocol {})\n",
+                                  r.hosts.empty() ? std::string("Li") : r.hosts.front().adsorbate, r.workflow, r.calculator,
                                   r.code_version, nlohmann::json::parse(r.protocol).value("name", "?"));
     out += fmt::format("{:<16} {:<14} {:>10}  {:<14}\n", "phase", "site", "E_b (eV)", "reference");
     for (const auto& h : r.hosts)

@@ -43,6 +43,7 @@ struct PairResult {
 struct TaskProvenance {
     std::string task, kind, hash, state;
     bool reused = false;
+    std::string reused_from;  ///< "this run", "cache FILE: RUN_DIR task NAME", or empty
     double wall_seconds = 0;
 };
 

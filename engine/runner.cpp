@@ -16,6 +16,9 @@
 #include "cluster/local_executor.hpp"
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "engine/cache.hpp"
+#include "engine/drivers/relax.hpp"
+#include "plugins/potential.hpp"
 #include "engine/growth.hpp"
 #include "engine/hash.hpp"
 #include "engine/results.hpp"
@@ -62,6 +65,10 @@ public:
             ::close(fd_);
             throw ExecutionError(fmt::format("{} is in use by another interphase process", dir.string()));
         }
+        // The holder's process id, for `interphase cancel`.
+        const std::string pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+            throw StorageError("cannot write the lock file in " + dir.string());
     }
     ~RunLock() {
         if (fd_ >= 0) ::close(fd_);  // closing releases the lock
@@ -119,6 +126,36 @@ plugins::CalculationRequest make_request(const Task& t, const nlohmann::json& st
     return req;
 }
 
+// A calculation with an in-process potential (builtin calculators): single points directly,
+// relaxations with the engine's L-BFGS driver on the protocol's fmax and step limit.
+nlohmann::json run_with_potential(const plugins::Calculator& calc, const plugins::CalculationRequest& req) {
+    const plugins::Potential& potential = *calc.potential();
+    const auto forces = drivers::in_process(potential);
+    if (req.kind == plugins::CalculationKind::SinglePoint) {
+        auto ef = forces({req.structure}).at(0);
+        plugins::CalculationResult r;
+        r.energy = ef.energy;
+        r.forces = std::move(ef.forces);
+        r.structure = req.structure;
+        r.scf_converged = r.geometry_converged = true;
+        r.code = calc.name();
+        r.code_version = calc.plugin_version();
+        return r.to_json();
+    }
+    drivers::RelaxOptions opt;
+    opt.optimizer = drivers::RelaxOptimizer::Lbfgs;
+    opt.fmax = req.protocol.fmax;
+    opt.max_steps = req.protocol.max_relax_steps;
+    const auto relaxed = drivers::relax(req.structure, forces, opt);
+    if (!relaxed.converged)
+        throw CalculationError(CalculationError::Reason::GeometryNotConverged,
+                               fmt::format("{}: not relaxed to fmax {} eV/Å in {} steps (fmax {:.4f})", req.label,
+                                           opt.fmax, relaxed.steps, relaxed.fmax));
+    auto r = relaxed.to_calculation_result(calc.name());
+    r.code_version = calc.plugin_version();
+    return r.to_json();
+}
+
 class Run {
 public:
     Run(const WorkflowSpec& spec, const RunOptions& opt, std::ostream& log)
@@ -135,7 +172,8 @@ private:
     bool inputs_done(const Task& t) const;
     Inputs inputs_of(const Task& t) const;
     std::string hash_of(const Task& t, const Inputs& in) const;
-    void finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused);
+    void finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused,
+                const std::string& reused_from = "");
     void fail(const std::string& name, const std::string& error);
     void start_calculation(const Task& t, const Inputs& in, const std::string& hash);
     void collect(const cluster::JobOutcome& outcome);
@@ -146,6 +184,7 @@ private:
     TaskGraph graph_;
     std::unique_ptr<plugins::Calculator> calculator_;
     std::unique_ptr<RunStore> store_;
+    std::unique_ptr<ResultCache> cache_;  ///< shared across runs; null when none is configured
     std::unique_ptr<cluster::LocalExecutor> executor_;
     std::map<std::string, nlohmann::json> outputs_;
     std::map<std::string, std::string> state_;
@@ -194,8 +233,14 @@ std::string Run::hash_of(const Task& t, const Inputs& in) const {
     return content_hash(id);
 }
 
-void Run::finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused) {
-    store_->mark_done(name, hash, out, wall, reused);
+// Results worth sharing across runs: the expensive ones. Builds and expressions are recomputed.
+bool shared_in_cache(const std::string& kind) { return kind == kinds::kCalculation; }
+
+void Run::finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused,
+                 const std::string& reused_from) {
+    store_->mark_done(name, hash, out, wall, reused, reused_from);
+    if (cache_ && !reused && shared_in_cache(graph_.at(name).kind))
+        cache_->put(hash, graph_.at(name).kind, out, opt_.run_dir.string(), name);
     outputs_[name] = out;
     state_[name] = state::kDone;
     ++summary_.done;
@@ -290,7 +335,21 @@ void Run::collect(const cluster::JobOutcome& outcome) {
         std::string msg = e.what();
         if (!outcome.succeeded() && msg.find(outcome.describe()) == std::string::npos)
             msg += fmt::format(" ({}; see {})", outcome.describe(), (r.folder / "stderr.txt").string());
-        fail(outcome.id, msg);
+        // Why it failed decides whether another attempt can help (the workflow's retry policy).
+        std::string reason = "crashed";
+        if (const auto* ce = dynamic_cast<const CalculationError*>(&e)) reason = CalculationError::reason_name(ce->reason());
+        if (outcome.signal != 0 && outcome.signal != SIGINT && outcome.signal != SIGTERM) reason = "killed";
+        const auto record = store_->task(outcome.id);
+        const int attempts = record ? record->attempts : 1;
+        if (!g_interrupted && spec_.retry.retries(reason, attempts)) {
+            store_->mark_retry(outcome.id, fmt::format("attempt {} failed ({}): {}", attempts, reason, msg));
+            state_[outcome.id] = state::kPending;
+            ++summary_.retried;
+            say(fmt::format("RETRY {} (attempt {} of {} failed: {}): {}", outcome.id, attempts, spec_.retry.max_attempts,
+                            reason, msg));
+            return;
+        }
+        fail(outcome.id, attempts > 1 ? fmt::format("{} (after {} attempts)", msg, attempts) : msg);
     }
 }
 
@@ -306,6 +365,10 @@ RunSummary Run::execute() {
     fs::create_directories(opt_.run_dir);
     RunLock lock(opt_.run_dir);
     store_ = std::make_unique<RunStore>(opt_.run_dir);
+    if (const auto cache_path = resolve_cache_path(opt_.cache ? opt_.cache : spec_.cache)) {
+        cache_ = std::make_unique<ResultCache>(*cache_path);
+        store_->set_meta("cache", cache_->path().string());
+    }
     std::ofstream(opt_.run_dir / "workflow.yaml") << spec_.yaml_text;
     store_->set_meta("workflow_source", fs::absolute(spec_.source).string());
     store_->set_meta("workflow_name", spec_.name);
@@ -350,6 +413,15 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
+            if (cache_ && shared_in_cache(t.kind)) {
+                if (auto hit = cache_->lookup(hash)) {
+                    finish(name, hash, hit->output, 0, true, fmt::format("cache {}: {}", cache_->path().string(), hit->origin));
+                    ++summary_.from_cache;
+                    say(fmt::format("reuse {} from the shared cache ({})", name, hit->origin));
+                    progressed = true;
+                    continue;
+                }
+            }
             if (runs_in_process(t.kind)) {
                 const auto t1 = std::chrono::steady_clock::now();
                 try {
@@ -361,6 +433,18 @@ RunSummary Run::execute() {
                                         out.at("best_site").get<std::string>()));
                     else if (t.kind == kinds::kDeltaE)
                         say(fmt::format("done  {}  ΔE = {:.3f} eV", name, out.at("delta_e").get<double>()));
+                } catch (const Error& e) {
+                    fail(name, e.what());
+                }
+                progressed = true;
+                continue;
+            }
+            if (t.kind == kinds::kCalculation && calculator_->potential()) {
+                const auto t1 = std::chrono::steady_clock::now();
+                try {
+                    store_->mark_running(name, hash);
+                    auto out = run_with_potential(*calculator_, make_request(t, in.at("structure"), spec_.protocol));
+                    finish(name, hash, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), false);
                 } catch (const Error& e) {
                     fail(name, e.what());
                 }
@@ -408,6 +492,42 @@ RunSummary Run::execute() {
 }
 
 }  // namespace
+
+CancelOutcome cancel_run(const fs::path& run_dir, std::chrono::seconds wait) {
+    if (!RunStore::exists(run_dir))
+        throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
+    const fs::path lock_file = run_dir / ".lock";
+    const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return CancelOutcome::NotRunning;
+    // If we can take the lock, no engine holds it: nothing runs.
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        ::close(fd);
+        return CancelOutcome::NotRunning;
+    }
+    char buf[32] = {};
+    const auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+    const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (pid <= 1) {
+        ::close(fd);
+        throw ExecutionError(fmt::format("{}: the engine holding {} did not record its process id", run_dir.string(),
+                                         lock_file.string()));
+    }
+    // SIGTERM: the engine stops its jobs' process groups, records them as interrupted, exits.
+    if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) {
+        ::close(fd);
+        throw ExecutionError(fmt::format("cannot signal the engine (process {}) of {}", pid, run_dir.string()));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+            ::close(fd);
+            return CancelOutcome::Stopped;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::close(fd);
+    return CancelOutcome::StillRunning;
+}
 
 fs::path default_run_dir(const WorkflowSpec& spec) { return fs::path("runs") / spec.name; }
 

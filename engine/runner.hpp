@@ -4,8 +4,10 @@
 // finished tasks are reused by hash, interrupted ones start again.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "engine/workflow.hpp"
@@ -16,10 +18,14 @@ struct RunOptions {
     std::filesystem::path run_dir;  ///< created if missing; reused (resume) if it exists
     int cores = 0;                  ///< core budget of the local executor; 0 = all online cores
     bool quiet = false;             ///< no progress lines
+    /// Shared result cache (`--cache`); overrides the workflow's `cache:`; INTERPHASE_CACHE otherwise.
+    std::optional<std::filesystem::path> cache;
 };
 
 struct RunSummary {
     std::size_t total = 0, done = 0, reused = 0, failed = 0, blocked = 0;
+    std::size_t from_cache = 0;   ///< of `reused`: taken from the shared cache
+    std::size_t retried = 0;      ///< failed attempts that were started again
     double wall_seconds = 0;
     bool interrupted = false;
     bool ok() const { return !interrupted && failed == 0 && blocked == 0 && done == total; }
@@ -32,6 +38,12 @@ std::filesystem::path default_run_dir(const WorkflowSpec& spec);
 /// bad workflow or a missing executable never alters an existing run. Progress goes to `log`.
 /// Writes RUN_DIR/results.h5 when every task finished.
 RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log);
+
+enum class CancelOutcome { NotRunning, Stopped, StillRunning };
+/// Stops the engine working on `run_dir` (SIGTERM to the process that holds RUN_DIR/.lock; it
+/// stops its calculations and records them as interrupted) and waits up to `wait` for it to
+/// exit. `interphase resume` continues the run later.
+CancelOutcome cancel_run(const std::filesystem::path& run_dir, std::chrono::seconds wait = std::chrono::seconds(60));
 
 /// Resumes the run stored in `run_dir` from the workflow copy saved there.
 RunSummary resume_run(const std::filesystem::path& run_dir, const RunOptions& options, std::ostream& log);

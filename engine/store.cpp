@@ -11,7 +11,7 @@ namespace interphase::engine {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: tasks.reused_from
 
 double now_unix() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -29,6 +29,7 @@ TaskRecord read_record(const sqlite::Statement& q) {
     r.finished = q.column_double(7);
     r.wall_seconds = q.column_double(8);
     r.error = q.column_text(9);
+    r.reused_from = q.column_text(10);
     return r;
 }
 // Ends the task's open execution (the one mark_running began) with its outcome.
@@ -40,7 +41,8 @@ void close_execution(sqlite::Database& db, const std::string& task, const char* 
     e.step();
 }
 
-constexpr const char* kRecordColumns = "name, kind, state, hash, attempts, reused, started, finished, wall, error";
+constexpr const char* kRecordColumns =
+    "name, kind, state, hash, attempts, reused, started, finished, wall, error, reused_from";
 }  // namespace
 
 fs::path RunStore::database_path(const fs::path& run_dir) { return run_dir / "state.sqlite"; }
@@ -55,14 +57,20 @@ RunStore::RunStore(const fs::path& run_dir) {
             name TEXT PRIMARY KEY, kind TEXT NOT NULL, position INTEGER NOT NULL,
             state TEXT NOT NULL, hash TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
             reused INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0,
-            wall REAL NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');
+            wall REAL NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', reused_from TEXT NOT NULL DEFAULT '');
         CREATE TABLE IF NOT EXISTS results(
             hash TEXT PRIMARY KEY, kind TEXT NOT NULL, output TEXT NOT NULL, task TEXT NOT NULL, created REAL NOT NULL);
         CREATE TABLE IF NOT EXISTS executions(
             id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, hash TEXT NOT NULL,
             started REAL NOT NULL, finished REAL, outcome TEXT);
     )sql");
-    const auto v = meta("schema_version");
+    auto v = meta("schema_version");
+    if (v && *v == "1") {
+        // Version 1 had no provenance of reused results: add the column, keep every task.
+        db_->exec("ALTER TABLE tasks ADD COLUMN reused_from TEXT NOT NULL DEFAULT ''");
+        set_meta("schema_version", "2");
+        v = "2";
+    }
     if (!v) set_meta("schema_version", std::to_string(kSchemaVersion));
     else if (*v != std::to_string(kSchemaVersion))
         throw StorageError(fmt::format("{}: store schema version {} is not supported (expected {})",
@@ -148,10 +156,10 @@ void RunStore::mark_running(const std::string& task, const std::string& hash) {
 }
 
 void RunStore::mark_done(const std::string& task, const std::string& hash, const nlohmann::json& output,
-                         double wall_seconds, bool reused) {
+                         double wall_seconds, bool reused, const std::string& reused_from) {
     sqlite::Transaction tx(*db_);
     const double now = now_unix();
-    if (!reused) {
+    if (!reused || reused_from.rfind("cache", 0) == 0) {
         sqlite::Statement r(*db_,
                             "INSERT OR REPLACE INTO results(hash, kind, output, task, created) "
                             "SELECT ?1, kind, ?2, name, ?3 FROM tasks WHERE name = ?4");
@@ -160,16 +168,17 @@ void RunStore::mark_done(const std::string& task, const std::string& hash, const
         r.bind(3, now);
         r.bind(4, task);
         r.step();
-        close_execution(*db_, task, "done", now);
+        if (!reused) close_execution(*db_, task, "done", now);
     }
     sqlite::Statement u(*db_,
-                        "UPDATE tasks SET state = 'done', hash = ?2, reused = ?3, finished = ?4, wall = ?5, error = '' "
-                        "WHERE name = ?1");
+                        "UPDATE tasks SET state = 'done', hash = ?2, reused = ?3, finished = ?4, wall = ?5, error = '', "
+                        "reused_from = ?6 WHERE name = ?1");
     u.bind(1, task);
     u.bind(2, hash);
     u.bind(3, reused ? 1 : 0);
     u.bind(4, now);
     u.bind(5, wall_seconds);
+    u.bind(6, reused ? (reused_from.empty() ? std::string("this run") : reused_from) : std::string());
     u.step();
     tx.commit();
 }
@@ -183,6 +192,17 @@ void RunStore::mark_failed(const std::string& task, const std::string& error) {
     u.bind(3, now);
     u.step();
     close_execution(*db_, task, "failed", now);
+    tx.commit();
+}
+
+void RunStore::mark_retry(const std::string& task, const std::string& note) {
+    sqlite::Transaction tx(*db_);
+    const double now = now_unix();
+    sqlite::Statement u(*db_, "UPDATE tasks SET state = 'pending', error = ?2 WHERE name = ?1");
+    u.bind(1, task);
+    u.bind(2, note);
+    u.step();
+    close_execution(*db_, task, "retried", now);
     tx.commit();
 }
 

@@ -36,6 +36,7 @@ struct TaskRecord {
     std::string hash;
     int attempts = 0;
     bool reused = false;      ///< result taken from an earlier identical task
+    std::string reused_from;  ///< where a reused result was computed: "this run" or "cache FILE: RUN_DIR task NAME"
     double started = 0;       ///< Unix time
     double finished = 0;
     double wall_seconds = 0;
@@ -66,10 +67,14 @@ public:
 
     std::optional<nlohmann::json> cached_output(const std::string& hash) const;
     void mark_running(const std::string& task, const std::string& hash);
-    /// Stores the output under `hash` and marks the task done, in one transaction.
+    /// Stores the output under `hash` and marks the task done, in one transaction. A reused
+    /// result names its origin; one from the shared cache is copied into this run's results.
     void mark_done(const std::string& task, const std::string& hash, const nlohmann::json& output,
-                   double wall_seconds, bool reused);
+                   double wall_seconds, bool reused, const std::string& reused_from = "");
     void mark_failed(const std::string& task, const std::string& error);
+    /// A failed attempt that will be started again: back to pending, the error kept as a note,
+    /// the execution closed as "retried".
+    void mark_retry(const std::string& task, const std::string& note);
     void mark_blocked(const std::string& task, const std::string& reason);
 
     std::vector<TaskRecord> tasks() const;

@@ -196,7 +196,7 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     }
     if (!root || root.IsNull()) throw InputError(source.string(), "", "the workflow file is empty");
     r.only_keys(root, "", {"name", "description", "workflow", "calculator", "protocol", "adsorbate", "reference",
-                           "reference_box", "hosts", "pairs"});
+                           "reference_box", "hosts", "pairs", "cache", "retries"});
     WorkflowSpec spec;
     spec.source = source;
     spec.yaml_text = yaml_text;
@@ -205,6 +205,36 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     if (spec.name.empty() || spec.name.find_first_of("/\\") != std::string::npos)
         r.fail(root["name"], "name", "must be non-empty without slashes");
     if (root["description"]) spec.description = r.str(root["description"], "description");
+    if (root["cache"]) {
+        const std::filesystem::path c = r.str(root["cache"], "cache");
+        if (c.empty()) r.fail(root["cache"], "cache", "must be a file path (the shared result cache)");
+        spec.cache = c.is_absolute() ? c : base / c;
+    }
+    if (const auto& rt = root["retries"]) {
+        // `retries: N` (N extra attempts) or {max_attempts: N, on: [reasons]}.
+        static const std::vector<std::string> reasons{"killed", "crashed", "truncated_output", "missing_output",
+                                                      "scf_not_converged", "geometry_not_converged"};
+        if (rt.IsScalar()) {
+            spec.retry.max_attempts = 1 + r.integer(rt, "retries");
+        } else if (rt.IsMap()) {
+            r.only_keys(rt, "retries", {"max_attempts", "on"});
+            if (rt["max_attempts"]) spec.retry.max_attempts = r.integer(rt["max_attempts"], "retries.max_attempts");
+            if (rt["on"]) {
+                if (!rt["on"].IsSequence()) r.fail(rt["on"], "retries.on", "must be a list of failure reasons");
+                spec.retry.on.clear();
+                for (const auto& x : rt["on"]) {
+                    const auto reason = r.str(x, "retries.on");
+                    if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+                        r.fail(x, "retries.on", text::unknown_name_message("failure reason", reason, reasons));
+                    spec.retry.on.push_back(reason);
+                }
+            }
+        } else {
+            r.fail(rt, "retries", "must be a number of retries or {max_attempts: N, on: [reasons]}");
+        }
+        if (spec.retry.max_attempts < 1 || spec.retry.max_attempts > 20)
+            r.fail(rt, "retries", "allows 0..19 retries (max_attempts 1..20)");
+    }
     if (root["workflow"]) {
         const auto w = r.str(root["workflow"], "workflow");
         if (w != "binding_energy") r.fail(root["workflow"], "workflow", text::unknown_name_message("workflow", w, {"binding_energy"}));
@@ -288,6 +318,10 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
         }
     }
     return spec;
+}
+
+bool RetryPolicy::retries(const std::string& reason, int attempts_made) const {
+    return attempts_made < max_attempts && std::find(on.begin(), on.end(), reason) != on.end();
 }
 
 TaskGraph expand_workflow(const WorkflowSpec& spec) {

@@ -34,6 +34,16 @@ struct HostSpec {
 enum class Reference { IsolatedAtom, BulkMetal };
 const char* to_string(Reference r);
 
+/// Which failed calculations are tried again, and how often (`retries:` in the workflow).
+struct RetryPolicy {
+    int max_attempts = 2;  ///< attempts in total, the first included; 1 = never retry
+    /// Failure reasons that are retried: "killed" (the process died from a signal, e.g. a node
+    /// or OOM kill), "crashed", "truncated_output", "missing_output", "scf_not_converged",
+    /// "geometry_not_converged" (CalculationError reasons). Default: the transient ones.
+    std::vector<std::string> on{"killed", "crashed", "truncated_output", "missing_output"};
+    bool retries(const std::string& reason, int attempts_made) const;
+};
+
 struct WorkflowSpec {
     std::filesystem::path source;         ///< the YAML file
     std::string yaml_text;                ///< its text, saved in the run folder for `resume`
@@ -48,6 +58,9 @@ struct WorkflowSpec {
     double reference_box = 10.0;          ///< Å, cubic box of the isolated atom
     std::vector<HostSpec> hosts;
     std::vector<std::array<std::string, 2>> pairs;
+    /// Result cache shared across runs (`cache:`, relative to the workflow file); see engine/cache.hpp.
+    std::optional<std::filesystem::path> cache;
+    RetryPolicy retry;
 };
 
 /// Parses and validates a workflow file. Throws ParseError (YAML syntax, with line) or

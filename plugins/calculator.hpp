@@ -20,6 +20,8 @@
 
 namespace interphase::plugins {
 
+class Potential;  // plugins/potential.hpp
+
 /// Code-agnostic numerical settings; each plugin maps them to its own keywords (docs/protocols.md).
 struct Protocol {
     std::string name = "fast";
@@ -91,6 +93,9 @@ public:
     virtual LaunchSpec launch(const std::filesystem::path& dir, int cores) const = 0;
     /// Parses the finished run; throws CalculationError (unconverged, crashed) or ParseError.
     virtual CalculationResult parse(const CalculationRequest& request, const std::filesystem::path& dir) const = 0;
+    /// Non-null for in-process calculators (plugins/builtin/): the engine evaluates this
+    /// potential directly, with its own drivers, instead of writing inputs and launching.
+    virtual const Potential* potential() const { return nullptr; }
 };
 
 using CalculatorFactory = std::function<std::unique_ptr<Calculator>(const nlohmann::json& config,

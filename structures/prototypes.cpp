@@ -7,11 +7,14 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "structures/elements.hpp"
+#include "structures/io.hpp"
+#include "structures/ordering.hpp"
 #include "structures/symmetry.hpp"
 
 namespace interphase::structures {
@@ -29,6 +32,9 @@ constexpr double kSiteTolerance = 1e-4;
 // lattice. Rounded angles (120.0 typed as 119.99) pass; a = 5.708 with b = 5.709 in a
 // cubic group does not.
 constexpr double kMetricTolerance = 1e-4;
+// No crystal cell is longer than this (Å); larger numbers are typos or garbage, and would
+// overflow the metric tensor (1e200² = inf) instead of failing its check.
+constexpr double kMaxLength = 1e4;
 
 // ---------------------------------------------------------------------------------------
 // YAML access with errors that name the file, the field and the line.
@@ -252,7 +258,8 @@ std::vector<std::vector<Eigen::Vector3d>> check_prototype(const Prototype& p, co
     }
     const std::pair<const char*, double> lengths[] = {{"lattice.a", p.a}, {"lattice.b", p.b}, {"lattice.c", p.c}};
     for (const auto& [field, v] : lengths)
-        if (!(v > 0) || !std::isfinite(v)) fail(source, field, fmt::format("must be a positive length in Å, got {}", v));
+        if (!(v > 0) || !std::isfinite(v) || v > kMaxLength)
+            fail(source, field, fmt::format("must be a positive length in Å up to {:g}, got {}", kMaxLength, v));
     const std::pair<const char*, double> angles[] = {
         {"lattice.alpha", p.alpha}, {"lattice.beta", p.beta}, {"lattice.gamma", p.gamma}};
     for (const auto& [field, v] : angles)
@@ -389,27 +396,134 @@ Prototype parse_prototype(const std::string& yaml_text, const std::string& sourc
 const Prototype& prototype(const std::string& name) {
     const auto& reg = registry();
     const auto it = reg.by_lower.find(text::to_lower(text::trim(name)));
-    if (it == reg.by_lower.end())
-        throw InputError("structures/prototypes", "phase", text::unknown_name_message("phase", name, reg.names));
-    return it->second;
+    if (it != reg.by_lower.end()) return it->second;
+    if (const auto x = argyrodite_x(name)) {
+        // Derived phases live as long as the shipped ones, so references stay valid.
+        static std::mutex m;
+        static std::map<std::string, Prototype> derived;
+        std::lock_guard<std::mutex> lock(m);
+        Prototype p = argyrodite_prototype(*x);
+        const std::string key = p.name;
+        return derived.emplace(key, std::move(p)).first->second;
+    }
+    throw InputError("structures/prototypes", "phase", text::unknown_name_message("phase", name, reg.names));
+}
+
+namespace {
+// "5.5" for 5.5, "" for 1 (formulas omit a count of 1), shortest exact decimal otherwise.
+std::string count_text(double n) {
+    if (std::abs(n - 1.0) < 1e-12) return "";
+    std::string t = fmt::format("{:.6f}", n);
+    while (t.back() == '0') t.pop_back();
+    if (t.back() == '.') t.pop_back();
+    return t;
+}
+}  // namespace
+
+std::optional<double> argyrodite_x(const std::string& name) {
+    // Li{7-x}PS{6-x}Cl{x}: read the three counts and accept them when they agree.
+    const std::string f = text::trim(name);
+    if (f.rfind("Li", 0) != 0) return std::nullopt;
+    std::size_t i = 2;
+    auto number = [&](std::size_t& k) -> std::optional<double> {
+        const std::size_t start = k;
+        while (k < f.size() && (std::isdigit(static_cast<unsigned char>(f[k])) || f[k] == '.')) ++k;
+        if (k == start) return 1.0;
+        return text::parse_double(f.substr(start, k - start));
+    };
+    const auto li = number(i);
+    if (!li || f.compare(i, 2, "PS") != 0) return std::nullopt;
+    i += 2;
+    const auto sulfur = number(i);
+    if (!sulfur) return std::nullopt;
+    double cl = 0;
+    if (i < f.size()) {
+        if (f.compare(i, 2, "Cl") != 0) return std::nullopt;
+        i += 2;
+        const auto c = number(i);
+        if (!c || i != f.size()) return std::nullopt;
+        cl = *c;
+    }
+    if (std::abs(*li - (7 - cl)) > 1e-9 || std::abs(*sulfur - (6 - cl)) > 1e-9 || cl < 0 || cl > 2) return std::nullopt;
+    return cl;
+}
+
+Prototype argyrodite_prototype(double x) {
+    if (!std::isfinite(x) || x < 0 || x > 2)
+        throw InputError("argyrodite Li(7-x)PS(6-x)Cl(x)", "x",
+                         fmt::format("must be between 0 and 2 (Li7PS6 .. Li5PS4Cl2), got {}", x));
+    const Prototype& parent = prototype("Li6PS5Cl");
+    Prototype p = parent;
+    const std::string formula =
+        fmt::format("Li{}PS{}{}", count_text(7 - x), count_text(6 - x), x > 1e-12 ? "Cl" + count_text(x) : "");
+    p.name = formula;
+    p.formula = formula;
+    p.description = fmt::format("argyrodite Li(7-x)PS(6-x)Cl(x), x = {:g}, derived from {}", x, parent.name);
+    p.citation = fmt::format("derived from {} (Cl fills 4a, then 4d; Li on 48h with occupancy (7-x)/12) -- {}",
+                             parent.name, parent.citation);
+    const double cl4a = std::min(x, 1.0), cl4d = std::max(x - 1.0, 0.0);
+    std::vector<WyckoffSite> sites;
+    for (const auto& site : parent.sites) {
+        if (site.species == "Li" && site.wyckoff == "48h") {
+            WyckoffSite li = site;
+            li.occupancy = (7 - x) / 12;
+            sites.push_back(li);
+        } else if (site.species == "Cl" && site.wyckoff == "4a") {
+            // 4a: Cl x (≤ 1), the rest S.
+            for (const auto& [sp, occ] : {std::pair<const char*, double>{"Cl", cl4a}, {"S", 1 - cl4a}})
+                if (occ > 1e-12) sites.push_back({sp, "4a", site.position, occ});
+        } else if (site.species == "S" && site.wyckoff == "4d") {
+            for (const auto& [sp, occ] : {std::pair<const char*, double>{"S", 1 - cl4d}, {"Cl", cl4d}})
+                if (occ > 1e-12) sites.push_back({sp, "4d", site.position, occ});
+        } else {
+            sites.push_back(site);
+        }
+    }
+    p.sites = std::move(sites);
+    check_prototype(p, fmt::format("argyrodite x = {:g}", x));
+    return p;
 }
 
 std::vector<std::string> prototype_names() { return registry().names; }
 
-Structure build_bulk(const Prototype& p) {
+Structure build_bulk(const Prototype& p) { return build_bulk(p, OrderingOptions{}); }
+
+Structure build_bulk(const Prototype& p, const OrderingOptions& ordering) {
     const std::string source = fmt::format("prototype '{}'", p.name);
-    for (std::size_t i = 0; i < p.sites.size(); ++i)
-        if (p.sites[i].occupancy < 1.0)
-            throw StructureError(fmt::format(
-                "{}: {} ({} {}) is partially occupied (occupancy {:g}); building ordered models of disordered "
-                "phases is not implemented yet (issue 3)",
-                source, site_field(i), p.sites[i].species, p.sites[i].wyckoff, p.sites[i].occupancy));
     const auto orbits = check_prototype(p, source);
-    Structure s(lattice_from_parameters(p.a, p.b, p.c, p.alpha, p.beta, p.gamma));
-    for (std::size_t i = 0; i < p.sites.size(); ++i)
-        for (const auto& x : orbits[i]) s.add_atom(p.sites[i].species, x).label = p.sites[i].wyckoff;
+    const Eigen::Matrix3d lattice = lattice_from_parameters(p.a, p.b, p.c, p.alpha, p.beta, p.gamma);
+    const bool disordered =
+        std::any_of(p.sites.begin(), p.sites.end(), [](const WyckoffSite& w) { return w.occupancy < 1.0; });
+    Structure s(lattice);
+    if (!disordered) {
+        for (std::size_t i = 0; i < p.sites.size(); ++i)
+            for (const auto& x : orbits[i]) s.add_atom(p.sites[i].species, x).label = p.sites[i].wyckoff;
+    } else {
+        // Mixed sites (S/Cl on 4d) are several file entries on one orbit: merge them per position.
+        DisorderedStructure d;
+        d.lattice = lattice;
+        d.title = p.name;
+        for (std::size_t i = 0; i < p.sites.size(); ++i)
+            for (const auto& x : orbits[i]) {
+                auto it = std::find_if(d.sites.begin(), d.sites.end(),
+                                       [&](const DisorderedSite& site) { return same_site(site.frac, x); });
+                if (it == d.sites.end()) {
+                    d.sites.push_back({x, {}, p.sites[i].wyckoff});
+                    it = d.sites.end() - 1;
+                }
+                it->occupants.push_back({p.sites[i].species, p.sites[i].occupancy});
+            }
+        s = order_structure(d, ordering, source);
+    }
     s.title = p.name;
+    nlohmann::json ordering_record = s.info.contains("ordering") ? s.info["ordering"] : nlohmann::json();
     s.info = {{"phase", p.name}, {"space_group", p.space_group}, {"citation", p.citation}};
+    if (disordered) {
+        // space_group stays the parent (disordered) group of the data file; the ordered
+        // model has a subgroup, which spglib reports.
+        ordering_record["parent_space_group"] = p.space_group;
+        s.info["ordering"] = ordering_record;
+    }
     // Overlaps between different sites were checked on positions; this catches sites that
     // are distinct but unphysically close (a coordinate typo such as 0.38 for 0.83).
     s.validate(source, 0.5);
@@ -417,5 +531,26 @@ Structure build_bulk(const Prototype& p) {
 }
 
 Structure build_bulk(const std::string& name) { return build_bulk(prototype(name)); }
+
+Structure build_bulk(const std::string& name, const BulkOptions& options) {
+    if (options.x) {
+        if (!argyrodite_x(name) && text::to_lower(text::trim(name)) != "argyrodite")
+            throw InputError("build bulk", "x",
+                             fmt::format("x applies to the argyrodite family Li(7-x)PS(6-x)Cl(x) (e.g. Li6PS5Cl), not to '{}'",
+                                         name));
+        return build_bulk(argyrodite_prototype(*options.x), options.ordering);
+    }
+    return build_bulk(prototype(name), options.ordering);
+}
+
+Structure load_phase(const std::filesystem::path& file, const OrderingOptions& ordering) {
+    const Structure read = read_structure(file);
+    const DisorderedStructure d = disordered_from_structure(read, file.string());
+    Structure s = order_structure(d, ordering, file.string());
+    s.info["phase_file"] = file.string();
+    // Sites merged on the same position by mistake would be caught here.
+    s.validate(file.string(), 0.5);
+    return s;
+}
 
 }  // namespace interphase::structures

@@ -20,7 +20,29 @@ const char* to_string(SiteKind k) {
     return "?";
 }
 
+const char* to_string(Face f) { return f == Face::Top ? "top" : "bottom"; }
+
+Face parse_face(const std::string& text, const std::string& source) {
+    const std::string t = text::to_lower(text);
+    if (t == "top") return Face::Top;
+    if (t == "bottom") return Face::Bottom;
+    throw InputError(source, "face", text::unknown_name_message("slab face", text, {"top", "bottom"}));
+}
+
 namespace {
+
+// The 180° rotation about x: (x, y, z) -> (x, -y, -z). It turns a slab upside down while keeping
+// fractional coordinates and the handedness of the cell (a mirror would make it left-handed), so
+// the bottom face can be searched with the rules of the top face. It is its own inverse.
+Eigen::Vector3d flip(const Eigen::Vector3d& v) { return {v[0], -v[1], -v[2]}; }
+
+Structure upside_down(const Structure& s) {
+    Structure out = s;
+    Eigen::Matrix3d L = s.lattice();
+    for (int r = 0; r < 3; ++r) L.row(r) = flip(L.row(r).transpose()).transpose();
+    out.set_lattice(L, /*keep_cartesian=*/false);  // same fractional coordinates, rotated cell
+    return out;
+}
 
 struct Image {
     std::size_t atom;
@@ -62,10 +84,8 @@ double inplane_distance(const Structure& s, const Eigen::Vector2d& fa, const Eig
     return best;
 }
 
-}  // namespace
-
-std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const SiteSearch& search) {
-    if (slab.size() == 0) throw StructureError("cannot find adsorption sites on an empty structure");
+// Sites on the top face (+z) of `slab`.
+std::vector<AdsorptionSite> top_face_sites(const Structure& slab, const SiteSearch& search) {
     std::vector<double> z(slab.size());
     for (std::size_t i = 0; i < slab.size(); ++i) z[i] = slab.cartesian(i)[2];
     const double ztop = *std::max_element(z.begin(), z.end());
@@ -98,7 +118,7 @@ std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const S
     auto add = [&](SiteKind kind, Eigen::Vector3d pos, std::vector<std::size_t> atoms) {
         pos[2] = ztop;
         if (!inside_cell(slab, pos)) return;  // each site once: the copy inside the cell
-        raw.push_back({kind, "", pos, std::move(atoms), 1});
+        raw.push_back({kind, "", pos, std::move(atoms), 1, Face::Top, {}});
     };
     for (const auto& im : imgs)
         if (inside_cell(slab, im.r)) add(SiteKind::Top, im.r, {im.atom});
@@ -110,6 +130,27 @@ std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const S
                 if (lateral(imgs[i].r, imgs[k].r) <= dcut && lateral(imgs[j].r, imgs[k].r) <= dcut)
                     add(SiteKind::Hollow, (imgs[i].r + imgs[j].r + imgs[k].r) / 3.0,
                         {imgs[i].atom, imgs[j].atom, imgs[k].atom});
+        }
+    // Four-fold hollows of square and rectangular faces (fcc (100), (110)): the centre of four
+    // neighbouring atoms whose two diagonals are both longer than a neighbour distance. On a
+    // triangular face every such rhombus has one short diagonal and its centre is a bridge.
+    for (std::size_t i = 0; i < imgs.size(); ++i)
+        for (std::size_t k = i + 1; k < imgs.size(); ++k) {
+            const double diagonal = lateral(imgs[i].r, imgs[k].r);
+            if (diagonal <= dcut || diagonal > 2 * dcut) continue;
+            std::vector<std::size_t> common;
+            for (std::size_t j = 0; j < imgs.size(); ++j)
+                if (j != i && j != k && lateral(imgs[i].r, imgs[j].r) <= dcut && lateral(imgs[j].r, imgs[k].r) <= dcut)
+                    common.push_back(j);
+            const Eigen::Vector3d centre = 0.5 * (imgs[i].r + imgs[k].r);
+            for (std::size_t a = 0; a < common.size(); ++a)
+                for (std::size_t b = a + 1; b < common.size(); ++b) {
+                    const std::size_t j = common[a], l = common[b];
+                    // Each quadrilateral once: from the diagonal holding its lowest image index.
+                    if (std::min(j, l) < i || lateral(imgs[j].r, imgs[l].r) <= dcut) continue;
+                    if (lateral(centre, 0.5 * (imgs[j].r + imgs[l].r)) > 0.1 * dmin) continue;
+                    add(SiteKind::Hollow, centre, {imgs[i].atom, imgs[j].atom, imgs[k].atom, imgs[l].atom});
+                }
         }
 
     // Symmetry operations of the slab that keep the surface up (rotation leaves z alone).
@@ -143,16 +184,18 @@ std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const S
                 if (inplane_distance(slab, Eigen::Vector2d(mapped[0], mapped[1]), fj) < search.symprec * 10) {
                     taken[j] = 1;
                     ++site.multiplicity;
+                    site.equivalent_positions.push_back(raw[j].position);
                     break;
                 }
             }
         }
         unique.push_back(site);
     }
-    // Classify hollows: fcc when no second-plane atom lies beneath, hcp otherwise.
+    // Classify three-fold hollows: fcc when no second-plane atom lies beneath, hcp otherwise.
     for (auto& s : unique) {
         if (s.kind == SiteKind::Top) { s.name = "top"; continue; }
         if (s.kind == SiteKind::Bridge) { s.name = "bridge"; continue; }
+        if (s.surface_atoms.size() == 4) { s.name = "4fold_hollow"; continue; }
         bool below = false;
         for (const auto& im : images_of(slab, second))
             if (lateral(im.r, s.position) < 0.3 * dmin) below = true;
@@ -160,7 +203,7 @@ std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const S
     }
     std::stable_sort(unique.begin(), unique.end(), [](const AdsorptionSite& a, const AdsorptionSite& b) {
         auto rank = [](const AdsorptionSite& s) {
-            return s.kind == SiteKind::Hollow ? (s.name == "fcc_hollow" ? 0 : 1) : s.kind == SiteKind::Bridge ? 2 : 3;
+            return s.kind == SiteKind::Hollow ? (s.name == "hcp_hollow" ? 1 : 0) : s.kind == SiteKind::Bridge ? 2 : 3;
         };
         return rank(a) < rank(b);
     });
@@ -174,6 +217,20 @@ std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const S
     return unique;
 }
 
+}  // namespace
+
+std::vector<AdsorptionSite> find_adsorption_sites(const Structure& slab, const SiteSearch& search) {
+    if (slab.size() == 0) throw StructureError("cannot find adsorption sites on an empty structure");
+    if (search.face == Face::Top) return top_face_sites(slab, search);
+    auto sites = top_face_sites(upside_down(slab), search);
+    for (auto& s : sites) {
+        s.face = Face::Bottom;
+        s.position = flip(s.position);
+        for (auto& p : s.equivalent_positions) p = flip(p);
+    }
+    return sites;
+}
+
 const AdsorptionSite& select_site(const std::vector<AdsorptionSite>& sites, const std::string& name,
                                   const std::string& source) {
     for (const auto& s : sites)
@@ -185,7 +242,12 @@ const AdsorptionSite& select_site(const std::vector<AdsorptionSite>& sites, cons
     throw InputError(source, "site", text::unknown_name_message("adsorption site", name, known));
 }
 
-Structure add_adsorbate(const Structure& slab, const AdsorptionSite& site, const std::string& species, double height) {
+Structure add_adsorbate(const Structure& slab, const AdsorptionSite& site, const std::string& species, double height,
+                        std::size_t copy) {
+    if (copy > 0 && copy >= site.equivalent_positions.size())
+        throw InputError("adsorbate", "copy",
+                         fmt::format("site '{}' has {} equivalent positions, asked for copy {}", site.name,
+                                     site.equivalent_positions.size(), copy));
     Structure out = slab;
     double h = height;
     if (h <= 0) {
@@ -202,14 +264,41 @@ Structure add_adsorbate(const Structure& slab, const AdsorptionSite& site, const
         h = r_lat < bond ? std::sqrt(bond * bond - r_lat * r_lat) : 0.5;
         h = std::max(h, 0.5);
     }
-    Eigen::Vector3d pos = site.position;
-    pos[2] += h;
-    if (out.to_fractional(pos)[2] >= 1.0)
-        throw StructureError(fmt::format("adsorbate at {:.2f} Å leaves the cell: add vacuum", pos[2]));
+    // Equivalent copies share the geometry of the site, so the height found above holds for them.
+    Eigen::Vector3d pos = copy == 0 ? site.position : site.equivalent_positions[copy];
+    pos[2] += site.face == Face::Top ? h : -h;
+    const double fz = out.to_fractional(pos)[2];
+    if (fz >= 1.0 || fz < 0.0)
+        throw StructureError(fmt::format("adsorbate at z = {:.2f} Å below the {} face leaves the cell: add vacuum",
+                                         pos[2], to_string(site.face)));
     Atom& a = out.add_atom_cartesian(species, pos);
     a.label = "adsorbate";
     a.layer = -1;
-    out.info["adsorbate"] = {{"species", species}, {"site", site.name}, {"height", h}};
+    out.info["adsorbate"] = {{"species", species}, {"site", site.name}, {"height", h}, {"face", to_string(site.face)}};
+    return out;
+}
+
+std::vector<VacancySite> find_vacancy_sites(const Structure& s, const std::string& species, double symprec) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if (s[i].species == species) members.push_back(i);
+    if (members.empty())
+        throw InputError(s.title.empty() ? std::string("structure") : s.title, "species",
+                         fmt::format("no {} atoms to remove (composition {})", species, s.formula()));
+    const auto ds = analyze_symmetry(s, symprec);
+    std::vector<VacancySite> out;
+    for (std::size_t i : members) {
+        const auto rep = static_cast<std::size_t>(ds.equivalent_atoms[i]);
+        auto it = std::find_if(out.begin(), out.end(), [&](const VacancySite& v) {
+            return static_cast<std::size_t>(ds.equivalent_atoms[v.atom]) == rep;
+        });
+        if (it == out.end()) {
+            out.push_back({i, species, s[i].frac, 0, ds.wyckoffs[i], {}});
+            it = out.end() - 1;
+        }
+        ++it->multiplicity;
+        it->equivalent_atoms.push_back(i);
+    }
     return out;
 }
 

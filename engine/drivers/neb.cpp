@@ -49,15 +49,15 @@ void validate_options(const NebOptions& o, const std::string& source) {
     if (o.max_iterations < 0) throw InputError(source, "max_iterations", fmt::format("must be >= 0, got {}", o.max_iterations));
     check_positive(o.max_step, "max_step", source);
     if (!std::isfinite(o.max_step)) throw InputError(source, "max_step", "must be finite");
-    check_positive(o.fire_dt, "fire_dt", source);
-    check_positive(o.fire_dt_max, "fire_dt_max", source);
-    if (o.fire_n_min < 0) throw InputError(source, "fire_n_min", "must be >= 0");
-    check_positive(o.fire_f_inc, "fire_f_inc", source);
-    if (!(o.fire_f_dec > 0 && o.fire_f_dec < 1)) throw InputError(source, "fire_f_dec", "must be in (0, 1)");
-    if (!(o.fire_alpha_start >= 0 && o.fire_alpha_start <= 1)) throw InputError(source, "fire_alpha_start", "must be in [0, 1]");
-    if (!(o.fire_f_alpha > 0 && o.fire_f_alpha <= 1)) throw InputError(source, "fire_f_alpha", "must be in (0, 1]");
-    check_positive(o.bfgs_alpha, "bfgs_alpha", source);
-    if (o.lbfgs_memory < 1) throw InputError(source, "lbfgs_memory", fmt::format("must be >= 1, got {}", o.lbfgs_memory));
+    check_positive(o.fire_dt, "fire.dt", source);
+    check_positive(o.fire_dt_max, "fire.dtmax", source);
+    if (o.fire_n_min < 0) throw InputError(source, "fire.nmin", "must be >= 0");
+    check_positive(o.fire_f_inc, "fire.finc", source);
+    if (!(o.fire_f_dec > 0 && o.fire_f_dec < 1)) throw InputError(source, "fire.fdec", "must be in (0, 1)");
+    if (!(o.fire_alpha_start >= 0 && o.fire_alpha_start <= 1)) throw InputError(source, "fire.astart", "must be in [0, 1]");
+    if (!(o.fire_f_alpha > 0 && o.fire_f_alpha <= 1)) throw InputError(source, "fire.fa", "must be in (0, 1]");
+    check_positive(o.bfgs_alpha, "bfgs.alpha", source);
+    if (o.lbfgs_memory < 1) throw InputError(source, "lbfgs.memory", fmt::format("must be >= 1, got {}", o.lbfgs_memory));
 }
 
 // Minimum-image form of a Cartesian displacement in `cell` (identity along non-periodic axes).
@@ -199,8 +199,11 @@ public:
                 const double a = dr.dot(df);
                 const Eigen::VectorXd dg = H_ * dr;
                 const double b = dr.dot(dg);
-                // ASE divides unguarded; a zero denominator would poison H with inf.
-                if (a != 0 && b != 0) H_ -= df * df.transpose() / a + dg * dg.transpose() / b;
+                // ASE updates unguarded. A pair with negative curvature along the step (possible as
+                // the NEB force is no gradient) would make H indefinite and its near-zero eigenvalues
+                // give steps along meaningless directions; such pairs are skipped (never seen on the
+                // EMT benches, where the runs match ASE's call for call).
+                if (a < 0 && b > 0) H_ -= df * df.transpose() / a + dg * dg.transpose() / b;
             }
         }
         Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(H_);
@@ -219,11 +222,16 @@ private:
 };
 
 // Global L-BFGS on the band (Sheppard, Terrell & Henkelman, J. Chem. Phys. 128, 134106, 2008):
-// two-loop recursion with the initial inverse Hessian scaled by the newest pair (s.y / y.y),
-// pairs that violate the curvature condition are not stored, and a step that would go against
-// the force (the NEB force is not a gradient) resets the memory to a steepest-descent step.
+// two-loop recursion with the initial inverse Hessian scaled by the newest pair (s.y / y.y);
+// pairs that violate the curvature condition are not stored. The NEB force is no gradient (the
+// springs act along the tangent only, the climbing image climbs), so the quasi-Newton model can
+// point far from the force: a climbing image then runs away uphill and never comes back. A
+// direction more than 60° away from the force (cosine < kMinCosine) therefore drops the memory
+// and takes a steepest-descent step f/alpha. On the Müller–Brown surface this makes every tested
+// band converge; on the EMT benches it never triggers.
 class Lbfgs final : public BandStepper {
 public:
+    static constexpr double kMinCosine = 0.5;
     explicit Lbfgs(const NebOptions& o) : o_(o) {}
     void reset() override {
         pairs_.clear();
@@ -253,7 +261,7 @@ public:
             r += pairs_[k].s * (alpha[k] - beta);
         }
         Eigen::VectorXd dr = -r;
-        if (!(dr.dot(f) > 0)) {
+        if (!(dr.dot(f) > kMinCosine * dr.norm() * f.norm())) {
             pairs_.clear();
             dr = f / o_.bfgs_alpha;
         }
@@ -402,7 +410,7 @@ public:
 
     Structure structure(std::size_t i) const {
         Structure s = images_[i];
-        for (std::size_t a = 0; a < natoms(); ++a) s[a].frac = mic_.fractional(pos_[i][a]);
+        for (std::size_t a : free_) s[a].frac = mic_.fractional(pos_[i][a]);  // fixed atoms keep their input bits
         return s;
     }
 
@@ -530,57 +538,88 @@ nlohmann::json to_json(const NebOptions& o) {
             {"optimizer", to_string(o.optimizer)},
             {"max_iterations", o.max_iterations},
             {"max_step", o.max_step},
-            {"fire_dt", o.fire_dt},
-            {"fire_dt_max", o.fire_dt_max},
-            {"fire_n_min", o.fire_n_min},
-            {"fire_f_inc", o.fire_f_inc},
-            {"fire_f_dec", o.fire_f_dec},
-            {"fire_alpha_start", o.fire_alpha_start},
-            {"fire_f_alpha", o.fire_f_alpha},
-            {"bfgs_alpha", o.bfgs_alpha},
-            {"lbfgs_memory", o.lbfgs_memory}};
+            {"fire",
+             {{"dt", o.fire_dt},
+              {"dtmax", o.fire_dt_max},
+              {"nmin", o.fire_n_min},
+              {"finc", o.fire_f_inc},
+              {"fdec", o.fire_f_dec},
+              {"astart", o.fire_alpha_start},
+              {"fa", o.fire_f_alpha}}},
+            {"bfgs", {{"alpha", o.bfgs_alpha}}},
+            {"lbfgs", {{"memory", o.lbfgs_memory}}}};
 }
 
+namespace {
+
+// Every key of `j` must be one of `known` (else "did you mean"); `prefix` names the block.
+void check_keys(const nlohmann::json& j, const std::vector<std::string>& known, const std::string& source,
+                const std::string& prefix) {
+    if (!j.is_object())
+        throw InputError(source, prefix.empty() ? "neb" : prefix, fmt::format("must be a mapping, got {}", j.dump()));
+    for (const auto& [key, v] : j.items())
+        if (std::find(known.begin(), known.end(), key) == known.end())
+            throw InputError(source, prefix.empty() ? key : prefix + "." + key,
+                             text::unknown_name_message("NEB option", key, known));
+}
+
+double number(const nlohmann::json& j, const std::string& key, const std::string& field, const std::string& source) {
+    const auto& v = j.at(key);
+    if (!v.is_number()) throw InputError(source, field, fmt::format("must be a number, got {}", v.dump()));
+    return v.get<double>();
+}
+
+int integer(const nlohmann::json& j, const std::string& key, const std::string& field, const std::string& source) {
+    const auto& v = j.at(key);
+    if (!v.is_number_integer()) throw InputError(source, field, fmt::format("must be an integer, got {}", v.dump()));
+    return v.get<int>();
+}
+
+}  // namespace
+
 NebOptions neb_options_from_json(const nlohmann::json& j, const std::string& source) {
-    if (!j.is_object()) throw InputError(source, "neb", "options must be a mapping");
+    check_keys(j, {"spring", "fmax", "climb", "climb_after", "optimizer", "max_iterations", "max_step", "fire", "bfgs",
+                   "lbfgs"},
+               source, "");
     NebOptions o;
-    const std::vector<std::string> known{"spring", "fmax", "climb", "climb_after", "optimizer", "max_iterations",
-                                         "max_step", "fire_dt", "fire_dt_max", "fire_n_min", "fire_f_inc",
-                                         "fire_f_dec", "fire_alpha_start", "fire_f_alpha", "bfgs_alpha",
-                                         "lbfgs_memory"};
-    auto number = [&](const std::string& key, const nlohmann::json& v) {
-        if (!v.is_number()) throw InputError(source, key, fmt::format("must be a number, got {}", v.dump()));
-        return v.get<double>();
-    };
-    auto integer = [&](const std::string& key, const nlohmann::json& v) {
-        if (!v.is_number_integer()) throw InputError(source, key, fmt::format("must be an integer, got {}", v.dump()));
-        return v.get<int>();
-    };
-    for (const auto& [key, v] : j.items()) {
-        if (key == "spring") o.spring = number(key, v);
-        else if (key == "fmax") o.fmax = number(key, v);
-        else if (key == "climb") {
-            if (!v.is_boolean()) throw InputError(source, key, fmt::format("must be true or false, got {}", v.dump()));
-            o.climb = v.get<bool>();
-        } else if (key == "climb_after") {
-            if (v.is_string() && text::to_lower(v.get<std::string>()) == "start") o.climb_after = kClimbFromStart;
-            else if (v.is_number()) o.climb_after = v.get<double>();
-            else throw InputError(source, key, fmt::format("must be a force in eV/Å or \"start\", got {}", v.dump()));
-        } else if (key == "optimizer") {
-            if (!v.is_string()) throw InputError(source, key, fmt::format("must be a name, got {}", v.dump()));
-            o.optimizer = parse_band_optimizer(v.get<std::string>(), source, key);
-        } else if (key == "max_iterations") o.max_iterations = integer(key, v);
-        else if (key == "max_step") o.max_step = number(key, v);
-        else if (key == "fire_dt") o.fire_dt = number(key, v);
-        else if (key == "fire_dt_max") o.fire_dt_max = number(key, v);
-        else if (key == "fire_n_min") o.fire_n_min = integer(key, v);
-        else if (key == "fire_f_inc") o.fire_f_inc = number(key, v);
-        else if (key == "fire_f_dec") o.fire_f_dec = number(key, v);
-        else if (key == "fire_alpha_start") o.fire_alpha_start = number(key, v);
-        else if (key == "fire_f_alpha") o.fire_f_alpha = number(key, v);
-        else if (key == "bfgs_alpha") o.bfgs_alpha = number(key, v);
-        else if (key == "lbfgs_memory") o.lbfgs_memory = integer(key, v);
-        else throw InputError(source, key, text::unknown_name_message("NEB option", key, known));
+    if (j.contains("spring")) o.spring = number(j, "spring", "spring", source);
+    if (j.contains("fmax")) o.fmax = number(j, "fmax", "fmax", source);
+    if (j.contains("climb")) {
+        if (!j.at("climb").is_boolean())
+            throw InputError(source, "climb", fmt::format("must be true or false, got {}", j.at("climb").dump()));
+        o.climb = j.at("climb").get<bool>();
+    }
+    if (j.contains("climb_after")) {
+        const auto& v = j.at("climb_after");
+        if (v.is_string() && text::to_lower(v.get<std::string>()) == "start") o.climb_after = kClimbFromStart;
+        else if (v.is_number()) o.climb_after = v.get<double>();
+        else throw InputError(source, "climb_after", fmt::format("must be a force in eV/Å or \"start\", got {}", v.dump()));
+    }
+    if (j.contains("optimizer")) {
+        const auto& v = j.at("optimizer");
+        if (!v.is_string()) throw InputError(source, "optimizer", fmt::format("must be a name, got {}", v.dump()));
+        o.optimizer = parse_band_optimizer(v.get<std::string>(), source, "optimizer");
+    }
+    if (j.contains("max_iterations")) o.max_iterations = integer(j, "max_iterations", "max_iterations", source);
+    if (j.contains("max_step")) o.max_step = number(j, "max_step", "max_step", source);
+    if (j.contains("fire")) {
+        const auto& f = j.at("fire");
+        check_keys(f, {"dt", "dtmax", "nmin", "finc", "fdec", "astart", "fa"}, source, "fire");
+        if (f.contains("dt")) o.fire_dt = number(f, "dt", "fire.dt", source);
+        if (f.contains("dtmax")) o.fire_dt_max = number(f, "dtmax", "fire.dtmax", source);
+        if (f.contains("nmin")) o.fire_n_min = integer(f, "nmin", "fire.nmin", source);
+        if (f.contains("finc")) o.fire_f_inc = number(f, "finc", "fire.finc", source);
+        if (f.contains("fdec")) o.fire_f_dec = number(f, "fdec", "fire.fdec", source);
+        if (f.contains("astart")) o.fire_alpha_start = number(f, "astart", "fire.astart", source);
+        if (f.contains("fa")) o.fire_f_alpha = number(f, "fa", "fire.fa", source);
+    }
+    if (j.contains("bfgs")) {
+        check_keys(j.at("bfgs"), {"alpha"}, source, "bfgs");
+        if (j.at("bfgs").contains("alpha")) o.bfgs_alpha = number(j.at("bfgs"), "alpha", "bfgs.alpha", source);
+    }
+    if (j.contains("lbfgs")) {
+        check_keys(j.at("lbfgs"), {"memory"}, source, "lbfgs");
+        if (j.at("lbfgs").contains("memory")) o.lbfgs_memory = integer(j.at("lbfgs"), "memory", "lbfgs.memory", source);
     }
     validate_options(o, source);
     return o;

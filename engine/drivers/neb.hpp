@@ -26,7 +26,7 @@ namespace interphase::engine::drivers {
 /// of the moving images (as ASE's optimizers act on an NEB object).
 enum class BandOptimizer {
     Fire,   ///< FIRE (Bitzek et al. 2006) exactly as ase.optimize.FIRE (step cap on the whole band)
-    Bfgs,   ///< dense BFGS exactly as ase.optimize.BFGS (fixed initial Hessian alpha, per-atom step cap)
+    Bfgs,   ///< dense BFGS as ase.optimize.BFGS (fixed initial Hessian alpha, per-atom step cap) + a curvature guard
     Lbfgs,  ///< global L-BFGS (Sheppard, Terrell & Henkelman 2008): scaled initial Hessian, uphill reset
 };
 const char* to_string(BandOptimizer o);
@@ -42,7 +42,7 @@ struct NebOptions {
     /// default `kClimbFromStart` climbs from the first iteration, as ASE's climb=True.
     double climb_after = std::numeric_limits<double>::infinity();
     BandOptimizer optimizer = BandOptimizer::Lbfgs;
-    int max_iterations = 1000;  ///< optimizer steps (band evaluations after the first one)
+    int max_iterations = 1000;  ///< optimizer steps of this call (band evaluations after the first one)
     double max_step = 0.2;      ///< Å; FIRE: on the whole band step (as ASE), BFGS/L-BFGS: per atom
 
     // FIRE, as ase.optimize.FIRE's defaults (dt in ASE's FIRE units: positions += dt * v, v += dt * F).
@@ -54,15 +54,18 @@ struct NebOptions {
     double fire_alpha_start = 0.1;
     double fire_f_alpha = 0.99;
 
-    double bfgs_alpha = 70.0;   ///< initial Hessian (BFGS) / inverse initial step scale (L-BFGS), eV/Å²
+    double bfgs_alpha = 70.0;   ///< eV/Å²: BFGS's initial Hessian; L-BFGS's first and steepest-descent steps are f/alpha
     int lbfgs_memory = 20;      ///< stored (step, force change) pairs of L-BFGS
 };
 
 /// `climb_after` value for climbing from the first iteration.
 inline constexpr double kClimbFromStart = std::numeric_limits<double>::infinity();
 
-/// Options from a JSON object (keys as the field names: "spring", "fmax", "climb", "climb_after",
-/// "optimizer", ...); unknown keys and bad values throw InputError naming `source` and the key.
+/// Options from a JSON (or YAML-converted) mapping: "spring", "fmax", "climb", "climb_after"
+/// (eV/Å or "start"), "optimizer", "max_iterations", "max_step", and the blocks "fire" {dt, dtmax,
+/// nmin, finc, fdec, astart, fa}, "bfgs" {alpha}, "lbfgs" {memory} (the relaxation driver's
+/// spelling). Unknown keys ("did you mean") and bad values throw InputError naming `source` and
+/// the key, e.g. "fire.dt".
 NebOptions neb_options_from_json(const nlohmann::json& j, const std::string& source);
 nlohmann::json to_json(const NebOptions& o);
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
+#include <algorithm>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -64,7 +65,7 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
     }
     const auto dir = testing::scratch("be-cp2k");
     fs::copy_file(testing::source_dir() / "tests/integration/data/tiny_binding_energy.yaml", dir / "wf.yaml");
-    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run --cores 2", "run1.log") == 0);
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run --cores 2 --cache cache.sqlite", "run1.log") == 0);
     const std::string log = slurp(dir / "run1.log");
     INFO(log);
     CHECK(log.find("tasks done") != std::string::npos);       // progress
@@ -128,6 +129,109 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
         }
     }
     CHECK(slurp(dir / "run2.log").find("15 reused") != std::string::npos);
+
+    // Another run folder sharing the cache: every calculation comes from the cache (none runs),
+    // provenance names the run that computed it, and the numbers are the same.
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run-b --cache cache.sqlite", "run3.log") == 0);
+    {
+        engine::RunStore store(dir / "run-b");
+        int from_cache = 0;
+        for (const auto& t : store.tasks()) {
+            CAPTURE(t.name);
+            CHECK(t.state == engine::state::kDone);
+            if (t.kind != "calculation") continue;
+            CHECK(t.reused);
+            CHECK(store.executions(t.name) == 0);
+            CHECK(t.reused_from.find("cache.sqlite") != std::string::npos);
+            CHECK(t.reused_from.find((run).string()) != std::string::npos);
+            ++from_cache;
+        }
+        CHECK(from_cache == 7);
+        const auto out_a = engine::RunStore(run).output_of("Al(111)/binding_energy");
+        const auto out_b = store.output_of("Al(111)/binding_energy");
+        REQUIRE(out_a);
+        REQUIRE(out_b);
+        CHECK((*out_a)["binding_energy"] == (*out_b)["binding_energy"]);
+    }
+    CHECK(slurp(dir / "run3.log").find("from the shared cache") != std::string::npos);
+    REQUIRE(run_cli(dir, "status run-b", "status-b.txt") == 0);
+    CHECK(slurp(dir / "status-b.txt").find("reused from cache") != std::string::npos);
+}
+
+TEST_CASE("a calculation killed by a signal is retried; cancel stops the engine; resume finishes") {
+    if (!have_cp2k()) {
+        MESSAGE("cp2k.psmp not on PATH: skipped");
+        return;
+    }
+    const auto dir = testing::scratch("be-retry");
+    fs::copy_file(testing::source_dir() / "tests/integration/data/tiny_li2s.yaml", dir / "wf.yaml");
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir.c_str()) != 0) _exit(99);
+        const int fd = ::open("run.log", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(testing::cli().c_str(), "interphase", "run", "wf.yaml", "--run-dir", "run", "--cores", "2", nullptr);
+        _exit(98);
+    }
+    const fs::path run = dir / "run";
+    // The process group of the calculation running now (the engine writes it into the task folder).
+    auto running_group = [&](std::string& task) -> long {
+        for (int i = 0; i < 2400; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (!engine::RunStore::exists(run)) continue;
+            try {
+                engine::RunStore store(run);
+                for (const auto& t : store.tasks()) {
+                    if (t.kind != "calculation" || t.state != engine::state::kRunning) continue;
+                    std::string folder = t.name;
+                    std::replace(folder.begin(), folder.end(), '/', '.');
+                    std::ifstream in(run / "tasks" / folder / "process_group");
+                    long pgid = 0;
+                    if (in >> pgid && pgid > 1 && ::kill(static_cast<pid_t>(-pgid), 0) == 0) {
+                        task = t.name;
+                        return pgid;
+                    }
+                }
+            } catch (const std::exception&) {
+            }
+        }
+        return 0;
+    };
+    // 1. Kill the first calculation's processes behind the engine's back (as an OOM killer would).
+    std::string killed;
+    const long pgid = running_group(killed);
+    REQUIRE(pgid > 1);
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // let CP2K start working
+    ::kill(static_cast<pid_t>(-pgid), SIGKILL);
+    // 2. Wait for the retry to run and another calculation to start, then cancel the run.
+    std::string second;
+    long pg2 = 0;
+    for (int i = 0; i < 50 && (pg2 == 0 || pg2 == pgid); ++i) pg2 = running_group(second);
+    REQUIRE(pg2 > 1);
+    REQUIRE(run_cli(dir, "cancel run", "cancel.log") == 0);
+    CHECK(slurp(dir / "cancel.log").find("stopped the engine") != std::string::npos);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);  // interrupted, not failed
+    CHECK(::kill(static_cast<pid_t>(-pg2), 0) != 0);  // the cancelled calculation's processes are gone
+    {
+        const std::string log = slurp(dir / "run.log");
+        INFO(log);
+        CHECK(log.find("RETRY " + killed) != std::string::npos);
+        CHECK(log.find("killed") != std::string::npos);
+    }
+    REQUIRE(run_cli(dir, "cancel run", "cancel2.log") == 0);  // nothing runs now
+    CHECK(slurp(dir / "cancel2.log").find("nothing runs") != std::string::npos);
+
+    // 3. Resume finishes; the killed task ran exactly twice (the killed attempt + the retry).
+    REQUIRE(run_cli(dir, "resume run", "resume.log") == 0);
+    engine::RunStore store(run);
+    for (const auto& t : store.tasks()) CHECK(t.state == engine::state::kDone);
+    CHECK(store.executions(killed) >= 2);
+    CHECK(fs::exists(run / "results.h5"));
 }
 
 TEST_CASE("an engine killed with SIGKILL during a calculation resumes without redoing finished work") {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "structures/prototypes.hpp"
 #include "structures/sites.hpp"
 #include "structures/slab.hpp"
+#include "structures/symmetry.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
@@ -81,9 +83,16 @@ TEST_CASE("Li2S(111): Li-S-Li trilayers, the widest gap is between two Li planes
     const auto bulk = build_bulk("Li2S");
     const double a = a_of(bulk);
     const auto terms = terminations(bulk, {1, 1, 1});
-    REQUIRE(terms.size() == 3);
+    // Three cuts per period (S|Li, Li|Li, Li|S); inversion at S maps S|Li onto Li|S: two unique.
+    REQUIRE(terms.size() == 2);
     CHECK(terms[0].top_species == "Li");
     CHECK(terms[0].bottom_species == "Li");
+    CHECK(terms[0].name == "Li|Li");
+    CHECK(terms[0].multiplicity == 1);
+    CHECK(terms[0].symmetric);
+    CHECK(terms[1].name == "S|Li");
+    CHECK(terms[1].multiplicity == 2);
+    CHECK_FALSE(terms[1].symmetric);
     CHECK(terms[0].gap == doctest::Approx(a * std::sqrt(3.0) / 6).epsilon(1e-6));  // d/2
     SlabSpec spec;
     spec.miller = {1, 1, 1};
@@ -181,4 +190,281 @@ TEST_CASE("free-atom ground-state multiplicities follow Hund's rules") {
     CHECK(atom_ground_state_multiplicity("Mg") == 1);
     CHECK(atom_ground_state_multiplicity("Cl") == 2);
     CHECK(atom_ground_state_multiplicity("Au") == 0);  // beyond the table: the calculator decides
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminations in depth: polarity, symmetric slabs, broken bonds, stoichiometry, metadata.
+
+namespace {
+/// Does spglib find an operation of the slab that turns it over (z -> -z)? An independent check
+/// of the builder's own symmetry reasoning, which works with the bulk operations.
+bool spglib_flips(const Structure& slab) {
+    const auto ds = analyze_symmetry(slab, 1e-3);
+    for (const auto& r : ds.rotations)
+        if (r(2, 0) == 0 && r(2, 1) == 0 && r(2, 2) == -1) return true;
+    return false;
+}
+
+/// Zinc blende with Li and Cl (F-43m): no operation flips [111], so (111) has no symmetric slab.
+Structure zincblende() {
+    Structure s(Eigen::Matrix3d::Identity() * 5.4);
+    s.title = "LiCl-zb";
+    for (const auto& f : {Eigen::Vector3d(0, 0, 0), Eigen::Vector3d(0, 0.5, 0.5), Eigen::Vector3d(0.5, 0, 0.5),
+                          Eigen::Vector3d(0.5, 0.5, 0)}) {
+        s.add_atom("Li", f);
+        s.add_atom("Cl", f + Eigen::Vector3d(0.25, 0.25, 0.25));
+    }
+    return s;
+}
+}  // namespace
+
+TEST_CASE("polarity: LiCl(111) alternates charged planes (dipole N d/2 per cell), LiCl(100) does not") {
+    const auto bulk = build_bulk("LiCl");
+    const double a = a_of(bulk);
+    CHECK(formal_charges(bulk) == std::map<std::string, double>{{"Cl", -1}, {"Li", 1}});
+    SlabSpec spec;
+    spec.miller = {1, 1, 1};
+    spec.layers = 4;
+    const auto polar = build_slab(bulk, spec);
+    CHECK(terminations(bulk, {1, 1, 1}).size() == 1);  // Li|Cl and Cl|Li are one cut turned over
+    CHECK(polar.size() == 8);
+    CHECK(polar.info["polar"].get<bool>());
+    CHECK_FALSE(polar.info["symmetric"].get<bool>());
+    CHECK_FALSE(spglib_flips(polar));
+    const double d = a / std::sqrt(3.0), area = std::sqrt(3.0) * a * a / 4;
+    CHECK(std::abs(polar.info["dipole_per_area"].get<double>()) == doctest::Approx(4 * (d / 2) / area).epsilon(1e-9));
+    CHECK(std::abs(dipole_per_area(polar, {{"Li", 1}, {"Cl", -1}})) == doctest::Approx(4 * (d / 2) / area));
+    // The same slab is not polar for a user who declares the charges zero.
+    spec.charges = {{"Li", 0}, {"Cl", 0}};
+    CHECK_FALSE(build_slab(bulk, spec).info["polar"].get<bool>());
+
+    spec = SlabSpec{};
+    spec.miller = {1, 0, 0};
+    const auto flat = build_slab(bulk, spec);
+    CHECK_FALSE(flat.info["polar"].get<bool>());
+    CHECK(std::abs(flat.info["dipole_per_area"].get<double>()) < 1e-9);
+    CHECK(flat.info["symmetric"].get<bool>());
+    CHECK(spglib_flips(flat));
+}
+
+TEST_CASE("formal charges: neutral assignments in preference order, metals zero") {
+    CHECK(formal_charges(build_bulk("Li3P")) == std::map<std::string, double>{{"Li", 1}, {"P", -3}});
+    CHECK(formal_charges(build_bulk("Li2S")) == std::map<std::string, double>{{"Li", 1}, {"S", -2}});
+    CHECK(formal_charges(build_bulk("LiAl")) == std::map<std::string, double>{{"Al", 0}, {"Li", 0}});
+    CHECK(formal_charges(build_bulk("Al")) == std::map<std::string, double>{{"Al", 0}});
+    Structure p2s5(Eigen::Matrix3d::Identity() * 10);  // only the composition matters: P4S10
+    for (int i = 0; i < 4; ++i) p2s5.add_atom("P", Eigen::Vector3d(0.1 * i, 0, 0));
+    for (int i = 0; i < 10; ++i) p2s5.add_atom("S", Eigen::Vector3d(0.1 * i, 0.5, 0.5));
+    CHECK(formal_charges(p2s5) == std::map<std::string, double>{{"P", 5}, {"S", -2}});
+}
+
+TEST_CASE("symmetric slabs: planes added at the bottom until spglib finds a flip; Tasker 3 refused") {
+    const auto bulk = build_bulk("Li2S");
+    SlabSpec spec;
+    spec.miller = {1, 1, 1};
+    spec.layers = 3;
+    spec.termination_species = "S";
+    const auto plain = build_slab(bulk, spec);
+    CHECK(plain.info["termination_label"] == "S|Li");
+    CHECK_FALSE(plain.info["symmetric"].get<bool>());
+    CHECK_FALSE(spglib_flips(plain));
+    CHECK(plain.info["polar"].get<bool>());  // per period Li, Li, S at 0, d/2, 3d/4: dipole -d per cell
+    CHECK(plain.info["stoichiometric"].get<bool>());
+
+    spec.symmetric = true;
+    const auto sym = build_slab(bulk, spec);
+    CHECK(sym.info["symmetric"].get<bool>());
+    CHECK(spglib_flips(sym));
+    CHECK(sym.info["termination_label"] == "S|S");
+    CHECK(sym.size() == plain.size() + 1);   // one S plane added below
+    CHECK(sym.formula() == "Li6S4");
+    CHECK_FALSE(sym.info["stoichiometric"].get<bool>());
+    CHECK(sym.info["excess"] == nlohmann::json{{"S", 1.0}});
+    CHECK_FALSE(sym.info["polar"].get<bool>());  // symmetric: no dipole, even though charged
+    CHECK(sym.info["thickness"].get<double>() > plain.info["thickness"].get<double>());
+
+    // Every distinct face once: Li|Li (already symmetric), S|S and the Li face of the S|Li cut.
+    const SlabGenerator gen(bulk, spec);
+    const auto all = gen.all_slabs(spec);
+    REQUIRE(all.size() == 3);
+    for (const auto& s : all) {
+        CHECK(s.info["symmetric"].get<bool>());
+        CHECK(spglib_flips(s));
+    }
+    CHECK(all[0].info["stoichiometric"].get<bool>());
+
+    // Zinc blende (111): two unique cuts, both polar, and no operation can turn them over.
+    const auto zb = zincblende();
+    const auto zterms = terminations(zb, {1, 1, 1});
+    CHECK(zterms.size() == 2);
+    SlabSpec zspec;
+    zspec.miller = {1, 1, 1};
+    CHECK(build_slab(zb, zspec).info["polar"].get<bool>());
+    zspec.symmetric = true;
+    CHECK_THROWS_AS(build_slab(zb, zspec), StructureError);
+}
+
+TEST_CASE("broken bonds: fcc(111) cuts 3 bonds per surface atom, fcc(100) 4") {
+    const auto bulk = build_bulk("Al");
+    const double a = a_of(bulk);
+    const auto t111 = terminations(bulk, {1, 1, 1});
+    REQUIRE(t111.size() == 1);
+    CHECK(t111[0].broken_bonds == doctest::Approx(3));
+    CHECK(t111[0].broken_bonds_per_area == doctest::Approx(3 / (std::sqrt(3.0) * a * a / 4)));
+    const auto t100 = terminations(bulk, {1, 0, 0});
+    REQUIRE(t100.size() == 1);
+    CHECK(t100[0].broken_bonds == doctest::Approx(4));
+    // Li2S(111), planes S(0) Li(d/4) Li(3d/4) S(d): each Li has 3 S neighbours d/4 away along the
+    // normal and 1 S 3d/4 away. The Li|Li cut (at d/2) breaks the two long bonds; the S|Li cut
+    // (at d/8) breaks the 3 short bonds of Li(d/4) and the long one of Li(3d/4): 4.
+    SlabSpec ionic;
+    ionic.miller = {1, 1, 1};
+    ionic.bond_scale = 1.1;  // Li–S (2.47 Å) only
+    const SlabGenerator gen(build_bulk("Li2S"), ionic);
+    CHECK(gen.terminations()[0].name == "Li|Li");
+    CHECK(gen.terminations()[0].broken_bonds == doctest::Approx(2));
+    CHECK(gen.terminations()[1].broken_bonds == doctest::Approx(4));
+    // With the default 1.2 the Li–Li contacts (a/2 = 2.85 Å < 1.2 x 2.56 Å) count too: more bonds.
+    CHECK(terminations(build_bulk("Li2S"), {1, 1, 1})[0].broken_bonds > 2);
+}
+
+TEST_CASE("thickness in whole oriented cells of pymatgen, or in planes (in_unit_planes)") {
+    const auto bulk = build_bulk("Al");
+    SlabSpec spec;
+    spec.miller = {1, 0, 0};
+    spec.thickness = 10.0;  // pymatgen's c is a (4.05 Å): 3 cells of 2 planes -> 6 atoms
+    const SlabGenerator gen(bulk, spec);
+    CHECK(gen.pymatgen_cells(spec) == 3);
+    const auto s = gen.slab(spec);
+    CHECK(s.size() == 6);
+    CHECK(s.info["atomic_layers"] == 6);
+    CHECK(s.info["pymatgen"]["oriented_cells"] == 3);
+    spec.in_unit_planes = true;
+    spec.thickness = 2.5;   // planes d_100 = a of the input cell: ceil(2.5) = 3 cells again
+    spec.vacuum = 2;        // and 2 x 4.05 Å of vacuum
+    const auto p = gen.slab(spec);
+    CHECK(p.size() == 6);
+    CHECK(p.info["vacuum"].get<double>() == doctest::Approx(2 * a_of(bulk)));
+    CHECK(p.lattice()(2, 2) == doctest::Approx(p.info["thickness"].get<double>() + 2 * a_of(bulk)));
+}
+
+TEST_CASE("hexagonal 4-index Miller input: Li3P (10-10) = (100), (11-20) = (110), (0001) = (001)") {
+    const auto bulk = build_bulk("Li3P");
+    CHECK(parse_miller("1,0,-1,0", "--miller") == std::array<int, 3>{1, 0, 0});
+    CHECK(parse_miller("(1 1 -2 0)", "--miller") == std::array<int, 3>{1, 1, 0});
+    CHECK(parse_miller("0,0,0,1", "--miller") == std::array<int, 3>{0, 0, 1});
+    CHECK_THROWS_AS(parse_miller("1,1,1,0", "--miller"), InputError);
+    SlabSpec spec;
+    spec.miller = parse_miller("0,0,0,1", "--miller");
+    const auto terms = terminations(bulk, spec.miller);
+    REQUIRE(terms.size() == 2);
+    const auto slab = build_slab(bulk, spec);
+    CHECK(slab.info["miller"] == nlohmann::json{0, 0, 1});
+    CHECK(slab.info["d_hkl"].get<double>() == doctest::Approx(7.59));  // the lattice period along c
+    CHECK(slab.info["area"].get<double>() == doctest::Approx(std::sqrt(3.0) / 2 * 4.27 * 4.27));
+}
+
+TEST_CASE("summary.json and per-slab files: every termination with its metadata") {
+    const auto bulk = build_bulk("Li2S");
+    SlabSpec spec;
+    spec.miller = {1, 1, 1};
+    spec.thickness = 10;
+    spec.vacuum = 10;
+    spec.fix_bottom = 1.0;
+    const SlabGenerator gen(bulk, spec);
+    const auto slabs = gen.all_slabs(spec);
+    const auto dir = testing::scratch("slab-summary");
+    const auto summary = write_slabs(dir / "out", gen, spec, slabs, "cif");
+    nlohmann::json read;
+    std::ifstream(dir / "out" / "summary.json") >> read;
+    CHECK(read == summary);
+    CHECK(read["bulk"] == "Li2S");
+    CHECK(read["miller"] == nlohmann::json{1, 1, 1});
+    CHECK(read["parameters"]["thickness"] == 10.0);
+    CHECK(read["pymatgen"]["oriented_cells"] == 4);  // h = d_111 = 3.30 Å: ceil(10 / 3.30)
+    CHECK(read["pymatgen"]["candidate_shifts"].size() == 3);
+    REQUIRE(read["slabs"].size() == 2);
+    std::map<std::string, nlohmann::json> by_label;
+    for (const auto& e : read["slabs"]) by_label[e["label"].get<std::string>()] = e;
+    REQUIRE(by_label.count("Li|Li"));
+    REQUIRE(by_label.count("S|Li"));
+    const auto& li = by_label["Li|Li"];
+    const auto& s = by_label["S|Li"];
+    CHECK(li["symmetric"] == true);
+    CHECK(li["polar"] == false);
+    CHECK(s["symmetric"] == false);
+    CHECK(s["polar"] == true);
+    CHECK(li["atoms"] == 12);
+    CHECK(s["atoms"] == 12);
+    CHECK(li["formula"] == "Li8S4");
+    CHECK(li["stoichiometric"] == true);
+    CHECK(li["shift"].get<double>() == doctest::Approx(0.5));   // the Li–Li gap at d/2
+    CHECK(s["broken_bonds"].get<double>() > li["broken_bonds"].get<double>());
+    for (const auto& e : read["slabs"]) {
+        const auto file = dir / "out" / e["file"].get<std::string>();
+        REQUIRE(std::filesystem::exists(file));
+        CHECK(file.extension() == ".cif");
+        const auto back = read_structure(file);
+        CHECK(back.size() == e["atoms"].get<std::size_t>());
+        CHECK(back.formula() == e["formula"].get<std::string>());
+        int fixed = 0;
+        for (const auto& at : back.atoms()) fixed += at.fixed;
+        CHECK(fixed == e["fixed_atoms"].get<int>());
+        CHECK(fixed > 0);
+        // The CIF carries the metadata as comments before data_.
+        std::ifstream in(file);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        CHECK(text.find(fmt::format("#   termination_label = \"{}\"", e["label"].get<std::string>())) != std::string::npos);
+        CHECK(text.find("#   miller = [1,1,1]") != std::string::npos);
+        CHECK(text.find("#   area = ") != std::string::npos);
+        CHECK(text.find("#   shift = ") != std::string::npos);
+    }
+    // Extended XYZ keeps the metadata in its comment line, read back into info.
+    write_slab(dir / "one.extxyz", slabs[1]);
+    const auto xyz = read_structure(dir / "one.extxyz");
+    CHECK(xyz.info["termination_label"] == slabs[1].info["termination_label"]);
+    CHECK(xyz.info["shift"].get<double>() == doctest::Approx(slabs[1].info["shift"].get<double>()));
+    CHECK(xyz.info["area"].get<double>() == doctest::Approx(slabs[1].info["area"].get<double>()));
+    CHECK_THROWS_AS(write_slabs(dir / "bad", gen, spec, slabs, "pdb"), InputError);
+}
+
+TEST_CASE("bad slab input is an InputError naming the field") {
+    const auto bulk = build_bulk("Li2S");
+    auto field_of = [&](SlabSpec spec) {
+        try {
+            build_slab(bulk, spec);
+        } catch (const InputError& e) {
+            return e.field();
+        }
+        return std::string("(no error)");
+    };
+    SlabSpec spec;
+    spec.thickness = -1.0;
+    CHECK(field_of(spec) == "thickness");
+    spec.thickness = std::nan("");
+    CHECK(field_of(spec) == "thickness");
+    spec = SlabSpec{};
+    spec.miller = {0, 0, 0};
+    CHECK(field_of(spec) == "miller");
+    spec = SlabSpec{};
+    spec.vacuum = -2;
+    CHECK(field_of(spec) == "vacuum");
+    spec = SlabSpec{};
+    spec.supercell = {0, 1};
+    CHECK(field_of(spec) == "supercell");
+    spec = SlabSpec{};
+    spec.termination_index = 7;
+    CHECK(field_of(spec) == "termination");
+    spec = SlabSpec{};
+    spec.plane_tolerance = 0;
+    CHECK(field_of(spec) == "plane_tolerance");
+    try {
+        parse_miller("0 0 0", "--miller");
+        FAIL("no error");
+    } catch (const InputError& e) {
+        CHECK(e.source() == "--miller");
+        CHECK(std::string(e.what()).find("--miller") != std::string::npos);
+    }
+    Structure empty(Eigen::Matrix3d::Identity() * 4);
+    CHECK_THROWS_AS(terminations(empty, {1, 0, 0}), InputError);
 }
