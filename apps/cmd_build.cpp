@@ -44,8 +44,8 @@ void report_ordering(const structures::Structure& s) {
         std::cout << fmt::format("  site group {}: {} sites, {}\n", g.at("occupants").get<std::string>(),
                                  g.at("sites").get<std::size_t>(), g.at("counts").dump());
     std::cout << fmt::format("  method: {}\n", r.value("method", ""));
-    std::cout << fmt::format("  arrangements: 10^{:.2f}; symmetry operations: {}; candidates compared: {}\n",
-                             r.value("log10_arrangements", 0.0), r.value("symmetry_operations", 0),
+    std::cout << fmt::format("  arrangements: 10^{:.2f}; site permutations by symmetry: {}; candidates compared: {}\n",
+                             r.value("log10_arrangements", 0.0), r.value("site_permutations", 0),
                              r.value("candidates", 0));
     std::cout << fmt::format("  chosen: Ewald energy {:.6f} eV (formal charges {})\n", r.value("ewald_energy_eV", 0.0),
                              r.at("charges").dump());

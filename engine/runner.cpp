@@ -365,6 +365,10 @@ RunSummary Run::execute() {
     fs::create_directories(opt_.run_dir);
     RunLock lock(opt_.run_dir);
     store_ = std::make_unique<RunStore>(opt_.run_dir);
+    // A killed engine may have left a half-written results.h5.tmp-PID (results.h5 itself is
+    // replaced atomically): we hold the lock, so nobody else is writing one.
+    for (const auto& e : fs::directory_iterator(opt_.run_dir))
+        if (e.path().filename().string().rfind("results.h5.tmp-", 0) == 0) fs::remove(e.path());
     if (const auto cache_path = resolve_cache_path(opt_.cache ? opt_.cache : spec_.cache)) {
         cache_ = std::make_unique<ResultCache>(*cache_path);
         store_->set_meta("cache", cache_->path().string());

@@ -242,4 +242,11 @@ int RunStore::executions(const std::string& task) const {
     return static_cast<int>(q.column_int64(0));
 }
 
+int RunStore::completed_executions(const std::string& task) const {
+    sqlite::Statement q(*db_, "SELECT COUNT(*) FROM executions WHERE task = ?1 AND outcome = 'done'");
+    q.bind(1, task);
+    q.step();
+    return static_cast<int>(q.column_int64(0));
+}
+
 }  // namespace interphase::engine

@@ -83,6 +83,9 @@ public:
     std::optional<nlohmann::json> output_of(const std::string& task) const;
     /// How many times the task really executed (not reused), over all runs in this folder.
     int executions(const std::string& task) const;
+    /// How many of those executions finished (outcome "done"): never more than 1 for a task,
+    /// whatever crashes and resumes happened.
+    int completed_executions(const std::string& task) const;
 
 private:
     std::unique_ptr<sqlite::Database> db_;

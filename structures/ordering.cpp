@@ -714,7 +714,7 @@ Structure order_structure(const DisorderedStructure& input, const OrderingOption
     // Astronomically many arrangements overflow a double; log10 is always there.
     record["arrangements"] = std::isfinite(arrangements) ? nlohmann::json(arrangements) : nlohmann::json();
     record["log10_arrangements"] = log_arrangements / std::log(10.0);
-    record["symmetry_operations"] = perms.size();
+    record["site_permutations"] = perms.size();  // distinct permutations of the partial sites by the space group
     record["candidates"] = candidates;
     record["ewald_energy_eV"] = best_e;
     record["charges"] = charges;

@@ -13,7 +13,6 @@
 #include "structures/elements.hpp"
 #include "structures/io.hpp"
 #include "structures/lattice_tools.hpp"
-#include "structures/symmetry.hpp"
 
 namespace interphase::structures {
 
@@ -190,6 +189,71 @@ OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& mill
     return oc;
 }
 
+std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(const Structure& bulk, double symprec) {
+    if (!(symprec > 0)) throw InputError("slab", "symprec", "must be > 0 Å");
+    if (bulk.size() == 0) return {};
+    // Rotations: bases of lattice vectors with the metric of a reduced primitive basis (its
+    // automorphisms have coefficients within ±2 of it), as pymatgen's Lattice.find_all_mappings.
+    const Structure prim = primitive_of(bulk);
+    const Eigen::Matrix3d P = prim.lattice();
+    const Eigen::Matrix3d Pt_inv = P.transpose().inverse();
+    std::array<std::vector<Eigen::Vector3d>, 3> candidates;
+    for (int i = -2; i <= 2; ++i)
+        for (int j = -2; j <= 2; ++j)
+            for (int k = -2; k <= 2; ++k) {
+                const Eigen::Vector3d v = P.transpose() * Eigen::Vector3d(i, j, k);
+                for (int b = 0; b < 3; ++b)
+                    if (std::abs(v.norm() - P.row(b).norm()) < symprec) candidates[static_cast<std::size_t>(b)].push_back(v);
+            }
+    const Eigen::Matrix3d G = P * P.transpose();
+    auto close = [&](double dot, int a, int b) { return std::abs(dot - G(a, b)) < symprec * (P.row(a).norm() + P.row(b).norm()); };
+    std::vector<Eigen::Matrix3d> rotations;
+    for (const auto& v1 : candidates[0])
+        for (const auto& v2 : candidates[1]) {
+            if (!close(v1.dot(v2), 0, 1)) continue;
+            for (const auto& v3 : candidates[2]) {
+                if (!close(v1.dot(v3), 0, 2) || !close(v2.dot(v3), 1, 2)) continue;
+                Eigen::Matrix3d V;
+                V.col(0) = v1;
+                V.col(1) = v2;
+                V.col(2) = v3;
+                const Eigen::Matrix3d R = V * Pt_inv;  // R a_i = v_i
+                if ((R.transpose() * R - Eigen::Matrix3d::Identity()).norm() < 1e-2) rotations.push_back(R);
+            }
+        }
+    // Translations: the rotation must map the rarest species onto itself; in a primitive cell
+    // one translation per rotation remains (modulo the lattice).
+    const auto comp = prim.composition();
+    std::string rare = comp.begin()->first;
+    for (const auto& [sp, n] : comp)
+        if (n < comp.at(rare)) rare = sp;
+    std::size_t first = 0;
+    while (prim[first].species != rare) ++first;
+    std::vector<Eigen::Vector3d> r(prim.size());
+    for (std::size_t i = 0; i < prim.size(); ++i) r[i] = prim.cartesian(i);
+    auto maps_onto_itself = [&](const Eigen::Matrix3d& R, const Eigen::Vector3d& w) {
+        for (std::size_t k = 0; k < prim.size(); ++k) {
+            const Eigen::Vector3d f = prim.to_fractional(R * r[k] + w);
+            bool found = false;
+            for (std::size_t m = 0; m < prim.size() && !found; ++m)
+                found = prim[m].species == prim[k].species && prim.minimum_image(prim[m].frac, f).norm() < symprec;
+            if (!found) return false;
+        }
+        return true;
+    };
+    std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> ops;
+    for (const auto& R : rotations)
+        for (std::size_t j = 0; j < prim.size(); ++j) {
+            if (prim[j].species != rare) continue;
+            const Eigen::Vector3d w = r[j] - R * r[first];
+            if (maps_onto_itself(R, w)) {
+                ops.emplace_back(R, w);
+                break;
+            }
+        }
+    return ops;
+}
+
 std::map<std::string, double> formal_charges(const Structure& bulk) {
     // Preference order per element; the first neutral combination wins (P: phosphide first).
     static const std::map<std::string, std::vector<double>> kStates = {
@@ -346,18 +410,14 @@ SlabGenerator::SlabGenerator(const Structure& bulk, const SlabSpec& spec)
     }
 
     // Bulk operations that map the normal onto ±itself act on heights as z -> ±z + n·w.
-    const auto ds = analyze_symmetry(bulk, spec.symprec);
-    const Eigen::Matrix3d Lt = bulk.lattice().transpose();
-    const Eigen::Matrix3d Lt_inv = Lt.inverse();
     const Eigen::Vector3d nrm = oc_.normal;
-    for (std::size_t k = 0; k < ds.rotations.size(); ++k) {
-        const Eigen::Matrix3d W = Lt * ds.rotations[k].cast<double>() * Lt_inv;
+    for (const auto& [W, w] : crystal_operations(bulk, spec.symprec)) {
         const Eigen::Vector3d wn = W * nrm;
         double sign = 0;
         if ((wn - nrm).norm() < 1e-3) sign = 1;
         else if ((wn + nrm).norm() < 1e-3) sign = -1;
         else continue;
-        const double offset = wrap_to(nrm.dot(Lt * ds.translations[k]), d);
+        const double offset = wrap_to(nrm.dot(w), d);
         const bool known = std::any_of(ops_.begin(), ops_.end(), [&](const FlipOp& o) {
             return o.sign == sign && std::abs(periodic_residual(o.offset - offset, d)) < 1e-6;
         });

@@ -11,8 +11,9 @@
 // the midpoint between two consecutive planes (pymatgen's candidate shifts). Two cuts give the
 // same slab when a symmetry operation of the bulk that maps the surface normal onto ±itself
 // maps one cut onto the other: the unique terminations are the orbits of the cuts under these
-// operations (pymatgen groups its slabs with a StructureMatcher instead; the counts agree, see
-// tests/structures/test_slab_pymatgen.cpp). docs/slabs.md defines every parameter.
+// operations (crystal_operations). pymatgen groups its slabs with a StructureMatcher instead;
+// the counts agree (tests/structures/test_slab_pymatgen.cpp). docs/slabs.md defines every
+// parameter and the pymatgen correspondence.
 #pragma once
 
 #include <array>
@@ -98,6 +99,13 @@ OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& mill
 /// the cell vectors): in-plane rows from zero indices and lcm combinations, c = the lattice
 /// vector most parallel to the normal, all rows negated if the determinant is negative.
 Eigen::Matrix3i pymatgen_slab_scale_factor(const Eigen::Matrix3d& lattice, const std::array<int, 3>& miller);
+
+/// The space-group operations of a crystal as Cartesian maps r -> W r + w in its own frame,
+/// one per point operation (translations modulo the lattice), found directly from the lattice
+/// metric and the atoms within `symprec` Å. The same operations spglib finds, without its
+/// standardisation: spglib 2.0 takes tens of ms per call even for a 2-atom cell, more than
+/// all the rest of a slab set.
+std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(const Structure& bulk, double symprec = 0.01);
 
 /// Formal charges for the dipole: Li/Na/K +1, Mg/Ca +2, Al +3, O/S/Se -2, F/Cl/Br/I -1, N -3,
 /// P -3 or +5 (the first assignment, in this order, that makes the bulk neutral: Li3P P-3,

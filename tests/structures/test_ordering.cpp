@@ -232,7 +232,7 @@ TEST_CASE("ordering picks the lowest Ewald energy of all arrangements (brute for
     const auto candidates = rec.at("candidates").get<std::size_t>();
     CHECK(candidates >= 2);
     CHECK(candidates < 168 / 4);
-    CHECK(rec.at("symmetry_operations").get<std::size_t>() == 192);  // Fm-3m, conventional cell
+    CHECK(rec.at("site_permutations").get<std::size_t>() == 192);  // Fm-3m, conventional cell: all distinct
 }
 
 TEST_CASE("ordering is deterministic and independent of the input atom order") {
