@@ -187,8 +187,8 @@ std::vector<HopEndpoints> vacancy_hops(const Structure& bulk, const HopSearch& h
             h.final = h.initial;
             h.final[h.moving_atom].frac = wrap(bulk, bulk[i].frac + c.dv);
             h.kind = "vacancy";
-            h.description = fmt::format("{} {}{} (atom {}) -> vacancy at atom {}, {:.3f} Å", hop.species, site.multiplicity,
-                                        site.wyckoff, i + 1, c.j + 1, h.distance);
+            h.description = fmt::format("{} atom {} (Wyckoff {}, {} in the cell) -> vacancy at atom {}, {:.3f} Å",
+                                        hop.species, i + 1, site.wyckoff, site.multiplicity, c.j + 1, h.distance);
             for (auto* s : {&h.initial, &h.final})
                 if (s->info.is_object())
                     s->info["hop"] = {{"kind", "vacancy"}, {"moving_atom", h.moving_atom}, {"vacancy_of_atom", c.j},
@@ -238,8 +238,8 @@ std::vector<HopEndpoints> interstitial_hops(const Structure& host, const Interst
         }
         HopEndpoints h = site_hop(host, site.frac, to, hop.species, hop.image_margin);
         h.kind = "interstitial";
-        h.description = fmt::format("{} between {} sites {} ({}{}, {}), {:.3f} Å", hop.species, site.polyhedron, site.name,
-                                    site.multiplicity, site.wyckoff, site.shell, h.distance);
+        h.description = fmt::format("{} between {} sites {} (Wyckoff {}, {} in the cell, shell {}), {:.3f} Å", hop.species,
+                                    site.polyhedron, site.name, site.wyckoff, site.multiplicity, site.shell, h.distance);
         for (auto* s : {&h.initial, &h.final})
             if (s->info.is_object())
                 s->info["hop"] = {{"kind", "interstitial"}, {"site", site.name}, {"moving_atom", h.moving_atom},

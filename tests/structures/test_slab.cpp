@@ -468,3 +468,25 @@ TEST_CASE("bad slab input is an InputError naming the field") {
     Structure empty(Eigen::Matrix3d::Identity() * 4);
     CHECK_THROWS_AS(terminations(empty, {1, 0, 0}), InputError);
 }
+
+TEST_CASE("crystal_operations: as many point operations as spglib, each mapping the crystal onto itself") {
+    for (const auto& name : {"Li", "Al", "LiAl", "Li2S", "Li3P", "LiCl"}) {
+        CAPTURE(name);
+        const auto bulk = build_bulk(name);
+        const auto ops = crystal_operations(bulk);
+        CHECK(ops.size() == analyze_symmetry(primitive_of(bulk)).rotations.size());
+        for (const auto& [W, w] : ops) {
+            CHECK((W.transpose() * W - Eigen::Matrix3d::Identity()).norm() < 1e-9);
+            for (std::size_t i = 0; i < bulk.size(); ++i) {
+                const Eigen::Vector3d f = bulk.to_fractional(W * bulk.cartesian(i) + w);
+                double best = 1e9;
+                for (std::size_t j = 0; j < bulk.size(); ++j)
+                    if (bulk[j].species == bulk[i].species) best = std::min(best, bulk.minimum_image(bulk[j].frac, f).norm());
+                CHECK(best < 1e-6);
+            }
+        }
+    }
+    CHECK(crystal_operations(build_bulk("Al")).size() == 48);
+    CHECK(crystal_operations(build_bulk("Li3P")).size() == 24);
+    CHECK(crystal_operations(zincblende()).size() == 24);  // F-43m: no inversion
+}
