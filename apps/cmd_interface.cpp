@@ -165,9 +165,9 @@ void add_build_interface_command(CLI::App& build, Commands& commands) {
             throw InputError(kSource, "--max-area", nm.message + fmt::format(" (details in {})", (dir / "summary.json").string()));
         }
 
-        std::cout << fmt::format("{} ZSL matches of {}({}) on {}({}) ({} distinct), {} candidate interfaces\n",
-                                 set.matches.size(), set.b.name, o->miller_b, set.a.name, o->miller_a, distinct,
-                                 set.candidates);
+        std::cout << fmt::format("{} ZSL matches of {}({}{}{}) on {}({}{}{}) ({} distinct), {} candidate interfaces\n",
+                                 set.matches.size(), set.b.name, set.b.miller[0], set.b.miller[1], set.b.miller[2],
+                                 set.a.name, set.a.miller[0], set.a.miller[1], set.a.miller[2], distinct, set.candidates);
         for (const auto& c : set.interfaces) {
             const auto file = fmt::format("interface_{:03d}.extxyz", c.rank);
             structures::write_structure(dir / file, c.structure);
@@ -184,11 +184,11 @@ void add_build_interface_command(CLI::App& build, Commands& commands) {
                                              {"formula", c.structure.formula()},
                                              {"area", m.area},
                                              {"von_mises_strain", m.von_mises_strain}});
-            std::cout << fmt::format("wrote {} ({}, {} atoms): match {}, area {:.2f} Å², strain {:.2f}% ({} strained), "
-                                     "{}|{}, shift ({:.3f}, {:.3f})\n",
+            std::cout << fmt::format("wrote {} ({}, {} atoms): match {}, area {:.2f} Å², von Mises strain {:.2f}% ({} "
+                                     "strained), {} on {} (cuts A {}, B {}), shift ({:.3f}, {:.3f})\n",
                                      (dir / file).string(), c.structure.formula(), c.structure.size(), c.match, m.area,
-                                     100 * m.von_mises_strain, structures::to_string(spec.strained), ca.facing,
-                                     cb.facing, c.shift[0], c.shift[1]);
+                                     100 * m.von_mises_strain, structures::to_string(spec.strained), cb.facing,
+                                     ca.facing, ca.label(), cb.label(), c.shift[0], c.shift[1]);
         }
         write_json_atomically(dir / "summary.json", summary);
         std::cout << fmt::format("wrote {}\n", (dir / "summary.json").string());

@@ -54,7 +54,7 @@ void add_build_slab_command(CLI::App& build, Commands& commands) {
     struct Options {
         std::string output, slab_input, miller = "1,1,1", termination, supercell = "1,1", format = "extxyz", charges;
         int layers = 3, fix_layers = 0;
-        double vacuum = 12.0, thickness = 0, fix_bottom = 0, plane_tolerance = 0.1, bond_scale = 1.2;
+        double vacuum = 12.0, thickness = 0, fix_bottom = 0, plane_tolerance = 0.1, bond_scale = 1.2, symprec = 0.01;
         bool list_terms = false, all_terms = false, symmetric = false, in_unit_planes = false;
         CLI::Option* thickness_opt = nullptr;
     };
@@ -78,6 +78,7 @@ void add_build_slab_command(CLI::App& build, Commands& commands) {
     slab->add_option("--fix-bottom-layers", o->fix_layers, "Atomic planes fixed from the bottom")->check(CLI::Range(0, 1000));
     slab->add_option("--charges", o->charges, "Formal charges for the dipole, e.g. Li=1,S=-2 (default: docs/slabs.md)");
     slab->add_option("--plane-tolerance", o->plane_tolerance, "Å: atoms closer along the normal share a plane (default 0.1)");
+    slab->add_option("--symprec", o->symprec, "Å: tolerance of the bulk's primitive cell and symmetry (default 0.01)");
     slab->add_option("--bond-scale", o->bond_scale, "Bond = within (r_cov,i + r_cov,j) x this (default 1.2)");
     slab->add_option("--format", o->format, "File format in an output folder: extxyz (default), cif, poscar");
     slab->add_flag("--list-terminations", o->list_terms, "List the terminations of the plane and exit");
@@ -97,6 +98,8 @@ void add_build_slab_command(CLI::App& build, Commands& commands) {
             throw InputError(kSource, "--plane-tolerance", "must be in (0, 1] Å");
         if (!std::isfinite(o->bond_scale) || o->bond_scale <= 0 || o->bond_scale > 3)
             throw InputError(kSource, "--bond-scale", "must be in (0, 3]");
+        if (!std::isfinite(o->symprec) || o->symprec <= 0 || o->symprec > 0.5)
+            throw InputError(kSource, "--symprec", "must be in (0, 0.5] Å");
         const std::vector<std::string> formats{"extxyz", "xyz", "cif", "poscar", "vasp"};
         if (std::find(formats.begin(), formats.end(), text::to_lower(o->format)) == formats.end())
             throw InputError(kSource, "--format", text::unknown_name_message("format", o->format, {"extxyz", "cif", "poscar"}));
@@ -108,6 +111,7 @@ void add_build_slab_command(CLI::App& build, Commands& commands) {
         spec.symmetric = o->symmetric;
         spec.plane_tolerance = o->plane_tolerance;
         spec.bond_scale = o->bond_scale;
+        spec.symprec = o->symprec;
         if (!o->charges.empty()) spec.charges = parse_charges(o->charges);
         spec.supercell = parse_supercell(o->supercell, kSource, "--supercell");
         if (!o->termination.empty()) {

@@ -17,7 +17,7 @@ packages=(
   # the DFT code driven by the quickstart and the integration tests
   cp2k cp2k-data
   # reference implementations the tests compare against (never product dependencies)
-  python3 python3-ase python3-spglib python3-h5py
+  python3 python3-ase python3-spglib python3-h5py python3-pymatgen
 )
 
 missing=()

@@ -17,7 +17,6 @@ namespace {
 using Vec2 = Eigen::Vector2d;
 using Mat2 = Eigen::Matrix2d;
 
-constexpr double kPlaneTolerance = 0.1;  // Å: atoms this close along the normal share a plane (as SlabSpec)
 constexpr double kSiteTolerance = 0.01;  // Å: two sites coincide (ideal positions from the builders)
 constexpr double kSlabVacuum = 10.0;     // Å: vacuum of the intermediate 1x1 slabs (discarded)
 
@@ -535,55 +534,62 @@ InterfaceSet build_interfaces(const Structure& bulk_a, const Structure& bulk_b, 
     const bool strain_b = spec.strained == InterfaceSide::B;
 
     const auto zsl = zsl_matches(set.b.unit_vectors, set.a.unit_vectors, spec.zsl);
-    // Representatives of each class of equivalent matches, grouped by area multiples.
-    std::map<std::pair<int, int>, std::vector<int>> reps;
     for (std::size_t k = 0; k < zsl.size(); ++k) {
         InterfaceMatch m;
         m.index = static_cast<int>(k);
         m.zsl = zsl[k];
         const auto c = proper_correspondence(m.zsl, set.a.unit_vectors, set.b.unit_vectors, spec.zsl);
-        m.supercell_a = c.ma;
-        m.supercell_b = c.mb;
+        m.buildable = c.ok;
+        // Without a proper correspondence, the ZSL pairing (a mirror image) still tells the strain.
+        m.supercell_a = c.ok ? c.ma : m.zsl.substrate_supercell;
+        m.supercell_b = c.ok ? c.mb : m.zsl.film_supercell;
         m.area_a = m.zsl.substrate_area;
         m.area_b = m.zsl.film_area;
         m.area = strain_b ? m.area_a : m.area_b;
-        if (!c.ok) {
-            m.buildable = false;
-            m.note = "the lattices match only through a mirror image; no proper correspondence within tolerance";
-            set.matches.push_back(std::move(m));
-            continue;
-        }
         // Strain of the strained side, in the interface frame (the reference side's first
         // vector along x): F maps the strained supercell onto the reference one.
-        const Mat2 Ra = c.ma.cast<double>() * da.U, Rb = c.mb.cast<double>() * db.U;
+        const Mat2 Ra = m.supercell_a.cast<double>() * da.U, Rb = m.supercell_b.cast<double>() * db.U;
         const Mat2& Sref = strain_b ? Ra : Rb;
         const Mat2& Sstr = strain_b ? Rb : Ra;
         const Mat2 F = Sref.transpose() * Sstr.transpose().inverse();
-        const Mat2 P = rotation(-std::atan2(Sref(0, 1), Sref(0, 0)));
         const Mat2 E = 0.5 * (F.transpose() * F - Mat2::Identity());
-        const Mat2 Rot = P * rotation_of(F);
-        m.strain = Rot * E * Rot.transpose();
         m.von_mises_strain = von_mises_strain(E);
-        // Merge with an earlier match related by the slabs' in-plane symmetry.
-        auto& group = reps[{m.zsl.film_multiple, m.zsl.substrate_multiple}];
-        for (int r : group) {
-            const auto& o = set.matches[static_cast<std::size_t>(r)];
-            bool same = false;
-            for (const auto& ra : da.ops) {
-                for (const auto& rb : db.ops) {
-                    const auto W = unimodular_between(m.supercell_a, o.supercell_a * ra);
-                    if (W && m.supercell_b == *W * o.supercell_b * rb) { same = true; break; }
-                }
-                if (same) break;
-            }
-            if (same) {
-                m.equivalent_to = r;
-                break;
-            }
+        if (c.ok) {
+            const Mat2 P = rotation(-std::atan2(Sref(0, 1), Sref(0, 0)));
+            const Mat2 Rot = P * rotation_of(F);
+            m.strain = Rot * E * Rot.transpose();
+        } else {
+            m.strain = E;  // in the strained side's own frame: there is no interface frame
         }
-        if (m.equivalent_to < 0) group.push_back(m.index);
         set.matches.push_back(std::move(m));
     }
+    // Merge matches related by the slabs' in-plane symmetry: the same interface, rotated (or,
+    // for a mirror-image pairing, the proper one when a side is mirror-symmetric).
+    auto equivalent = [&](const InterfaceMatch& m, const InterfaceMatch& o) {
+        for (const auto& ra : da.ops)
+            for (const auto& rb : db.ops) {
+                const auto W = unimodular_between(m.supercell_a, o.supercell_a * ra);
+                if (W && m.supercell_b == *W * o.supercell_b * rb) return true;
+            }
+        return false;
+    };
+    std::map<std::pair<int, int>, std::vector<int>> reps;  // representatives by area multiples
+    for (bool buildable : {true, false})
+        for (auto& m : set.matches) {
+            if (m.buildable != buildable) continue;
+            auto& group = reps[{m.zsl.film_multiple, m.zsl.substrate_multiple}];
+            for (int r : group)
+                if (equivalent(m, set.matches[static_cast<std::size_t>(r)])) {
+                    m.equivalent_to = r;
+                    break;
+                }
+            if (buildable && m.equivalent_to < 0) group.push_back(m.index);
+            if (!buildable)
+                m.note = m.equivalent_to >= 0
+                             ? fmt::format("mirror-image pairing; its proper form is match {}", m.equivalent_to)
+                             : "the lattices match only through a mirror image (no proper pairing within tolerance): "
+                               "not built";
+        }
 
     std::vector<int> unique;
     for (const auto& m : set.matches)

@@ -83,11 +83,17 @@ struct InterfaceMatch {
     double area_a = 0, area_b = 0;    ///< Å² of the unstrained supercells
     double area = 0;                  ///< Å² of the interface cell (the unstrained side's)
     /// Green–Lagrange strain of the strained side (2x2, interface frame: x along the first cell
-    /// vector, y in plane) and its von Mises equivalent, as pymatgen's Deformation reports.
+    /// vector, y in plane; for an unbuildable match the strained side's own frame) and its von
+    /// Mises equivalent, as pymatgen's Deformation(match_transformation) reports them.
     Eigen::Matrix2d strain = Eigen::Matrix2d::Zero();
     double von_mises_strain = 0;
-    bool buildable = true;            ///< false when no non-mirroring correspondence is in tolerance
-    int equivalent_to = -1;           ///< index of an earlier, symmetry-equivalent match, or -1
+    /// false when the lattices pair only as mirror images (opposite handedness) and no
+    /// equivalent proper pairing is within tolerance; such a match is never built.
+    bool buildable = true;
+    /// A buildable match: an earlier match related to it by the in-plane symmetry of both slabs
+    /// (the same interface, rotated). An unbuildable one: the proper match it is the mirror
+    /// image of (when a side is mirror-symmetric). -1 when neither.
+    int equivalent_to = -1;
     std::string note;
 };
 

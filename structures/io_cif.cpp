@@ -34,6 +34,9 @@ namespace {
 constexpr double kDuplicateTolerance = 1e-3;
 // Occupancies slightly above 1 are rounding in the file (e.g. 1.0005), not physics.
 constexpr double kOccupancyTolerance = 1e-3;
+// Cell lengths (Å) and coordinates beyond this are typos or garbage: a 1e250 Å cell overflows
+// its volume, a coordinate of 1e30 cells wraps to noise.
+constexpr double kMaxMagnitude = 1e6;
 
 // ---------------------------------------------------------------------------------------------
 // Syntax: tokens and blocks
@@ -318,6 +321,13 @@ std::optional<SymOp> parse_symop(const std::string& str, std::string& why) {
             }
         }
     }
+    // In the basis of a lattice it preserves, a symmetry operation has integer entries.
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j)
+            if (std::abs(op.rotation(i, j) - std::round(op.rotation(i, j))) > 1e-6 || std::abs(op.rotation(i, j)) > 8) {
+                why = "is not a symmetry operation of a lattice (its matrix entries must be small integers)";
+                return std::nullopt;
+            }
     if (std::abs(std::abs(op.rotation.determinant()) - 1.0) > 1e-6) {
         why = "is not a symmetry operation (determinant of its matrix is not +-1)";
         return std::nullopt;
@@ -501,7 +511,7 @@ Structure read_cif(std::istream& in, const std::string& source) {
         } else if (k < 3) {
             throw ParseError(source, v ? v->line : b.line, fmt::format("data_{} has no value for {}", b.name, cell_tags[k]));
         }
-        if (!(par[k] > 0) || (k >= 3 && par[k] >= 180))
+        if (!(par[k] > 0) || (k >= 3 && par[k] >= 180) || par[k] > kMaxMagnitude)
             throw ParseError(source, v ? v->line : b.line, fmt::format("{} = {} is out of range", cell_tags[k], par[k]));
     }
     Eigen::Matrix3d lattice;
@@ -546,6 +556,8 @@ Structure read_cif(std::istream& in, const std::string& source) {
             s.frac[k] = *x;
         }
         if (cartesian) s.frac = lattice.transpose().partialPivLu().solve(Eigen::Vector3d(s.frac));
+        if (!s.frac.allFinite() || s.frac.cwiseAbs().maxCoeff() > kMaxMagnitude)
+            throw ParseError(source, s.line, fmt::format("site '{}' lies more than {:g} cells away", s.name, kMaxMagnitude));
         if (c_occ >= 0)
             if (const auto occ = cif_number(atoms->at(r, c_occ), fmt::format("occupancy of site '{}'", s.name), source)) {
                 if (*occ < 0 || *occ > 1 + kOccupancyTolerance)
@@ -563,6 +575,8 @@ Structure read_cif(std::istream& in, const std::string& source) {
         if (c_tag >= 0 && !is_missing(atoms->at(r, c_tag))) s.label = atoms->at(r, c_tag).text;
         sites.push_back(std::move(s));
     }
+
+    if (sites.empty()) throw ParseError(source, atoms->line, "the atom_site loop lists no atoms");
 
     // Expand with the symmetry operations, dropping images that land on an atom already
     // placed. Images are looked up in a coarse grid of the unit cube so that large cells with

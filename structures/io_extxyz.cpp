@@ -25,6 +25,9 @@ namespace interphase::structures {
 namespace {
 
 constexpr long long kMaxAtoms = 10'000'000;
+// Lattice components and positions (Å) beyond this are typos or garbage, not structures: a
+// 1e300 Å cell overflows its volume.
+constexpr double kMaxMagnitude = 1e6;
 // Vacuum around a molecule read from a plain XYZ file without a cell (Å on each side, total).
 constexpr double kMoleculeVacuum = 10.0;
 
@@ -207,6 +210,8 @@ Structure read_extxyz(std::istream& in, const std::string& source) {
             for (std::size_t i = 0; i < 9; ++i) {
                 const auto v = text::parse_double(p[i]);
                 if (!v) throw ParseError(source, comment_line, fmt::format("Lattice value '{}' is not a finite number", p[i]));
+                if (std::abs(*v) > kMaxMagnitude)
+                    throw ParseError(source, comment_line, fmt::format("Lattice value {} is beyond {:g} Å", *v, kMaxMagnitude));
                 L(static_cast<int>(i / 3), static_cast<int>(i % 3)) = *v;  // a, then b, then c
             }
             lattice = L;
@@ -305,6 +310,8 @@ Structure read_extxyz(std::istream& in, const std::string& source) {
             if (!v)
                 throw ParseError(source, line_no, fmt::format("atom {}: coordinate '{}' is not a finite number", i,
                                                               t[pos_col->first + k]));
+            if (std::abs(*v) > kMaxMagnitude)
+                throw ParseError(source, line_no, fmt::format("atom {}: coordinate {} is beyond {:g} Å", i, *v, kMaxMagnitude));
             r.cart[static_cast<int>(k)] = *v;
         }
         if (fixed_col) {

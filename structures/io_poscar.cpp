@@ -24,6 +24,9 @@ namespace {
 
 // Guards against garbage files whose "counts" line would make us allocate billions of atoms.
 constexpr long long kMaxAtoms = 10'000'000;
+// Cell components (Å) and fractional coordinates beyond this are typos or garbage, not crystals:
+// a 1e200 Å cell overflows its volume and a coordinate of 1e30 cells wraps to noise.
+constexpr double kMaxMagnitude = 1e6;
 
 /// Hands out lines with their 1-based numbers; a missing line is a ParseError naming what was
 /// expected, so a truncated file says "expected coordinates of atom 7 of 8", not "bad input".
@@ -103,6 +106,8 @@ Structure read_poscar(std::istream& in, const std::string& source) {
         const auto t = text::split_ws(r.next(fmt::format("lattice vector {}", row + 1)));
         if (t.size() < 3) r.fail(fmt::format("lattice vector {} needs 3 numbers, found {}", row + 1, t.size()));
         for (int k = 0; k < 3; ++k) L(row, k) = number(r, t[static_cast<std::size_t>(k)], "lattice component");
+        if (L.row(row).cwiseAbs().maxCoeff() > kMaxMagnitude)
+            r.fail(fmt::format("lattice vector {} has a component beyond {:g} Å", row + 1, kMaxMagnitude));
     }
     check_lattice(r, L);
     // The factors multiply the x, y, z Cartesian components of the cell and, in Cartesian
@@ -111,7 +116,8 @@ Structure read_poscar(std::istream& in, const std::string& source) {
     if (scale.size() == 3) factor = Eigen::Vector3d(scale[0], scale[1], scale[2]);
     else if (scale[0] < 0) factor.setConstant(std::cbrt(-scale[0] / std::abs(L.determinant())));
     for (int k = 0; k < 3; ++k) L.col(k) *= factor[k];
-    if (!L.allFinite()) throw ParseError(source, scale_line, "scaled lattice is not finite");
+    if (!L.allFinite() || L.cwiseAbs().maxCoeff() > kMaxMagnitude)
+        throw ParseError(source, scale_line, fmt::format("the scale factor makes the cell larger than {:g} Å", kMaxMagnitude));
 
     // Species line (VASP 5) or directly the counts (VASP 4).
     std::vector<std::string> species;
@@ -186,6 +192,8 @@ Structure read_poscar(std::istream& in, const std::string& source) {
             if (cartesian) v = v.cwiseProduct(factor);
             Atom& a = cartesian ? s.add_atom_cartesian(species[sp], v) : s.add_atom(species[sp], v);
             if (!a.frac.allFinite()) r.fail(fmt::format("coordinates of atom {} are not finite", index));
+            if (a.frac.cwiseAbs().maxCoeff() > kMaxMagnitude)
+                r.fail(fmt::format("atom {} lies more than {:g} cells away", index, kMaxMagnitude));
             if (selective) {
                 if (t.size() < 6) r.fail(fmt::format("atom {} needs 3 selective dynamics flags (T/F) after its coordinates", index));
                 const std::array<bool, 3> m{flag_value(r, t[3]), flag_value(r, t[4]), flag_value(r, t[5])};

@@ -86,7 +86,9 @@ struct OrderingOptions {
     std::map<std::string, double> charges;
     /// Largest number of arrangements enumerated exhaustively; above it the search runs.
     double max_enumerated = 2e5;
-    int search_starts = 1000;      ///< seeded starting arrangements of the search
+    /// Seeded starting arrangements of the search, for up to 64 partially occupied sites;
+    /// above that scaled by (64/n)³ (at least 20), since one relaxation costs ~n³.
+    int search_starts = 1000;
     std::uint64_t seed = 20240611;  ///< of the search's generator (std::mt19937_64)
     double symprec = 1e-3;         ///< Å, for spglib
 };

@@ -58,6 +58,19 @@ double periodic_residual(double z, double period) { return z - std::round(z / pe
 
 Eigen::Vector3d miller_vector(const std::array<int, 3>& h) { return Eigen::Vector3d(h[0], h[1], h[2]); }
 
+/// primitive_of within symprec; when noise makes the translations found at that tolerance
+/// inconsistent or not exact lattice vectors of the input cell, the tight default (1e-3 Å)
+/// instead — possibly a larger cell, never a wrong one.
+Structure primitive_within(const Structure& bulk, double symprec) {
+    try {
+        Structure p = primitive_of(bulk, symprec);
+        const Eigen::Matrix3d M = bulk.lattice() * p.lattice().inverse();  // integer for a sublattice
+        if ((M - M.array().round().matrix()).cwiseAbs().maxCoeff() < 1e-6) return p;
+    } catch (const StructureError&) {
+    }
+    return primitive_of(bulk);
+}
+
 }  // namespace
 
 Eigen::Matrix3i pymatgen_slab_scale_factor(const Eigen::Matrix3d& lattice, const std::array<int, 3>& miller_in) {
@@ -105,9 +118,9 @@ Eigen::Matrix3i pymatgen_slab_scale_factor(const Eigen::Matrix3d& lattice, const
     return M;
 }
 
-OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller_in) {
+OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller_in, double symprec) {
     const auto miller = reduce_miller(miller_in);
-    const Structure prim = primitive_of(bulk);
+    const Structure prim = primitive_within(bulk, symprec);
     const Eigen::Matrix3d C = bulk.lattice(), P = prim.lattice();
     // Plane normal (reciprocal vector without 2π) from the user's indices in the input basis.
     const Eigen::Vector3d g = C.inverse() * miller_vector(miller);
@@ -194,7 +207,7 @@ std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(cons
     if (bulk.size() == 0) return {};
     // Rotations: bases of lattice vectors with the metric of a reduced primitive basis (its
     // automorphisms have coefficients within ±2 of it), as pymatgen's Lattice.find_all_mappings.
-    const Structure prim = primitive_of(bulk);
+    const Structure prim = primitive_within(bulk, symprec);
     const Eigen::Matrix3d P = prim.lattice();
     const Eigen::Matrix3d Pt_inv = P.transpose().inverse();
     std::array<std::vector<Eigen::Vector3d>, 3> candidates;
@@ -221,8 +234,9 @@ std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(cons
                 if ((R.transpose() * R - Eigen::Matrix3d::Identity()).norm() < 1e-2) rotations.push_back(R);
             }
         }
-    // Translations: the rotation must map the rarest species onto itself; in a primitive cell
-    // one translation per rotation remains (modulo the lattice).
+    // Translations: the rotation must map the rarest species onto itself. In a primitive cell
+    // one translation per rotation remains (modulo the lattice); all are kept in case the
+    // primitive search missed a centring within its tighter tolerance.
     const auto comp = prim.composition();
     std::string rare = comp.begin()->first;
     for (const auto& [sp, n] : comp)
@@ -242,15 +256,17 @@ std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(cons
         return true;
     };
     std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> ops;
-    for (const auto& R : rotations)
+    for (const auto& R : rotations) {
+        const std::size_t before = ops.size();
         for (std::size_t j = 0; j < prim.size(); ++j) {
             if (prim[j].species != rare) continue;
             const Eigen::Vector3d w = r[j] - R * r[first];
-            if (maps_onto_itself(R, w)) {
-                ops.emplace_back(R, w);
-                break;
-            }
+            const bool seen = std::any_of(ops.begin() + static_cast<std::ptrdiff_t>(before), ops.end(), [&](const auto& op) {
+                return prim.minimum_image(prim.to_fractional(op.second), prim.to_fractional(w)).norm() < symprec;
+            });
+            if (!seen && maps_onto_itself(R, w)) ops.emplace_back(R, w);
         }
+    }
     return ops;
 }
 
@@ -362,7 +378,7 @@ SlabGenerator::SlabGenerator(const Structure& bulk, const SlabSpec& spec)
     if (!(bulk.pbc()[0] && bulk.pbc()[1] && bulk.pbc()[2]))
         throw InputError("slab", "bulk", "a slab is cut from a crystal periodic in 3 directions");
     bulk_name_ = bulk.title.empty() ? bulk.formula(true) : bulk.title;
-    oc_ = oriented_cell(bulk, miller_);
+    oc_ = oriented_cell(bulk, miller_, spec.symprec);
     const double d = oc_.d_spacing;
     const auto& cell = oc_.cell;
 

@@ -93,7 +93,9 @@ std::array<int, 3> reduce_miller(const std::array<int, 3>& hkl);
 /// Parses "1,1,1", "111", "1 1 -1" or a 4-index hexagonal "1,0,-1,0" (i = -(h+k) is dropped).
 std::array<int, 3> parse_miller(const std::string& text, const std::string& source);
 
-OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller);
+/// The oriented unit cell of (hkl) on the primitive cell of `bulk` (pure translations found
+/// within `symprec` Å, as pymatgen's get_primitive_structure with its tolerance).
+OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller, double symprec = 0.01);
 
 /// pymatgen's SlabGenerator slab_scale_factor for `miller` in the basis of `lattice` (rows are
 /// the cell vectors): in-plane rows from zero indices and lcm combinations, c = the lattice
@@ -101,8 +103,8 @@ OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& mill
 Eigen::Matrix3i pymatgen_slab_scale_factor(const Eigen::Matrix3d& lattice, const std::array<int, 3>& miller);
 
 /// The space-group operations of a crystal as Cartesian maps r -> W r + w in its own frame,
-/// one per point operation (translations modulo the lattice), found directly from the lattice
-/// metric and the atoms within `symprec` Å. The same operations spglib finds, without its
+/// translations modulo the lattice (one per point operation for a primitive cell), found
+/// directly from the lattice metric and the atoms within `symprec` Å. The same operations spglib finds, without its
 /// standardisation: spglib 2.0 takes tens of ms per call even for a 2-atom cell, more than
 /// all the rest of a slab set.
 std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(const Structure& bulk, double symprec = 0.01);

@@ -124,7 +124,11 @@ int main(int argc, char** argv) {
 
     nlohmann::json ref = nlohmann::json::array();
     if (pymatgen) {
+#ifdef INTERPHASE_BENCH_STRUCTURES_DIR
+        const fs::path script = fs::path(INTERPHASE_BENCH_STRUCTURES_DIR) / "bench_interfaces_pymatgen.py";
+#else
         const fs::path script = fs::path(__FILE__).parent_path() / "bench_interfaces_pymatgen.py";
+#endif
         const fs::path input = fs::temp_directory_path() / fmt::format("bench_interfaces_{}.json", ::getpid());
         std::ofstream(input) << cases.dump();
         const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" + input.string() + "'";

@@ -126,8 +126,8 @@ int run(const Options& o) {
         total_ours += ours;
         std::string list;
         for (auto n : atoms) list += (list.empty() ? "" : ",") + std::to_string(n);
-        std::cout << fmt::format("{:<6} ({}{}{}){:<3} {:>6}/{:<7} {:>14}  {:<24} {:>10.2f} {:>10.4f} {:>7.0f}x\n", phase,
-                                 miller[0], miller[1], miller[2], "", c["terminations"].get<int>(), terms,
+        std::cout << fmt::format("{:<6} {:<9} {:>6}/{:<7} {:>14}  {:<24} {:>10.2f} {:>10.4f} {:>7.0f}x\n", phase,
+                                 fmt::format("({}{}{})", miller[0], miller[1], miller[2]), c["terminations"].get<int>(), terms,
                                  same ? "yes" : "NO", list, 1e3 * pmg, 1e3 * ours, pmg / ours);
     }
     std::cout << fmt::format("\n{} cases (max index {}, min_slab_size {} Å, min_vacuum_size {} Å), pymatgen {}\n",

@@ -490,3 +490,21 @@ TEST_CASE("crystal_operations: as many point operations as spglib, each mapping 
     CHECK(crystal_operations(build_bulk("Li3P")).size() == 24);
     CHECK(crystal_operations(zincblende()).size() == 24);  // F-43m: no inversion
 }
+
+TEST_CASE("a slightly noisy bulk (2 mÅ) keeps its terminations with a looser symprec, and never crashes") {
+    auto bulk = build_bulk("Li2S");
+    for (std::size_t i = 0; i < bulk.size(); ++i) {
+        const double k = static_cast<double>(i);
+        bulk[i].frac += bulk.to_fractional(0.002 * Eigen::Vector3d(std::sin(k), std::cos(3 * k), std::sin(7 * k)));
+    }
+    SlabSpec spec;
+    spec.miller = {1, 1, 1};
+    spec.symprec = 0.05;
+    const SlabGenerator gen(bulk, spec);
+    CHECK(gen.terminations().size() == 2);
+    CHECK(gen.terminations()[0].name == "Li|Li");
+    spec.symprec = 0.01;  // tighter than the noise: more (false) terminations, still slabs
+    const SlabGenerator tight(bulk, spec);
+    CHECK(tight.terminations().size() >= 2);
+    CHECK_FALSE(tight.all_slabs(spec).empty());
+}
