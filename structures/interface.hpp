@@ -11,8 +11,10 @@
 //     pymatgen's Interface.from_slabs does: a mirror would invert chiral stacking sequences.
 //     For the same reason a match whose reduced bases have opposite handedness is built with an
 //     equivalent basis of the same handedness (or skipped when none is within tolerance).
-//   * Matches related by the in-plane symmetry of both slabs (same interface, rotated) are
-//     merged; pymatgen builds each of them.
+//   * Every cut between two atomic planes is a termination (cuts equal up to a translation
+//     once), so each plane of each crystal faces the other side once.
+//   * Matches related by the in-plane symmetry of both slabs (the same interface rotated or
+//     mirrored as a whole, the same energy) are merged; pymatgen builds each of them.
 //   * In-plane registries: an n x n grid of shifts of B over A's primitive surface cell,
 //     merged when two shifts differ by a translation of A's or B's lattice.
 // Each atom carries its side in Atom::label ("A" or "B") and its atomic plane in Atom::layer,

@@ -472,6 +472,36 @@ TEST_CASE("symmetry-equivalent matches are merged into one representative") {
     int n1 = 0;
     for (const auto& m : set.matches) n1 += std::abs(det2(m.supercell_a)) == 1 && m.equivalent_to < 0;
     CHECK(n1 == 1);
+
+    // Al(111) (3m) on LiAl(110) (2mm): below 250 Å² ZSL pairs the 7-cell LiAl supercell with
+    // 27-cell Al supercells in 12 ways; they are images of one interface under the two slabs'
+    // symmetries. Six pair the lattices as mirror images (opposite handedness): they are never
+    // built, and each names the proper match it mirrors (LiAl(110) has mirror lines).
+    InterfaceSpec lial;
+    lial.miller_a = {1, 1, 0};
+    lial.layers_a = lial.layers_b = 1;
+    lial.zsl.max_area = 250;
+    lial.max_interfaces = 0;
+    const auto pair = build_interfaces(build_bulk("LiAl"), al, lial);
+    REQUIRE(pair.matches.size() == 12);
+    int proper = 0, distinct_pair = 0;
+    for (const auto& m : pair.matches) {
+        CHECK(std::abs(det2(m.supercell_a)) == 7);
+        CHECK(std::abs(det2(m.supercell_b)) == 27);
+        proper += m.buildable;
+        distinct_pair += m.buildable && m.equivalent_to < 0;
+        if (!m.buildable) {
+            REQUIRE(m.equivalent_to >= 0);
+            CHECK(pair.matches[static_cast<std::size_t>(m.equivalent_to)].buildable);
+            // A mirror-image pairing: the two supercells have opposite handedness.
+            CHECK(det2(m.supercell_a) * det2(m.supercell_b) < 0);
+        } else {
+            CHECK(det2(m.supercell_a) > 0);
+            CHECK(det2(m.supercell_b) > 0);
+        }
+    }
+    CHECK(proper == 6);
+    CHECK(distinct_pair == 1);
 }
 
 TEST_CASE("Li2S(111) on LiAl(110): no match at the defaults, and a message that says what would match") {

@@ -356,3 +356,23 @@ TEST_CASE("pathological inputs: binary junk, NUL bytes, a megabyte line, absurd 
     CHECK(msg.find("case.extxyz:1:") != std::string::npos);
     CHECK(read_outcome("2\nProperties=species:S:1:pos:R:3:x:R:99999999\nLi 0 0 0\n", "extxyz") == Outcome::ParseErr);
 }
+
+TEST_CASE("invalid UTF-8 in titles, labels and metadata is replaced, so JSON and writers never choke") {
+    // Found by fuzz_extxyz: a comment-line value with bytes 0x7F 0x7F 0x00 0x00 0xFF read fine
+    // but could not be written (nlohmann::json refuses invalid UTF-8). Old files also carry
+    // Latin-1 titles ("\xC5" for Å).
+    const std::string xyz = std::string("2\nLattice=\"3.5 0 0 0 3.5 0 0 0 3.5\" Properties=species:S:1:pos:R:3 note=ab\xff\xfe"
+                                        "cd pbc=\"T T T\"\n") +
+                            "Li 0 0 0\nLi 1.75 1.75 1.75\n";
+    const auto s = read_structure_string(xyz, "extxyz", "utf8.xyz");
+    CHECK(s.info["note"] == "ab\xEF\xBF\xBD\xEF\xBF\xBD" "cd");
+    CHECK_NOTHROW(to_json(s).dump());
+    CHECK(read_outcome(write_structure_string(s, "extxyz"), "extxyz") == Outcome::Parsed);
+    const auto p = read_structure_string("Li2S a=5.7\xC5\n1\n3 0 0\n0 3 0\n0 0 3\nLi\n1\nDirect\n0 0 0\n", "poscar", "latin1");
+    CHECK(p.title == "Li2S a=5.7\xEF\xBF\xBD");
+    CHECK_NOTHROW(to_json(p).dump());
+    // Valid multi-byte text is kept as it is.
+    const auto q = read_structure_string("Li2S a=5.7 \xC3\x85 \xE2\x80\x94 ok\n1\n3 0 0\n0 3 0\n0 0 3\nLi\n1\nDirect\n0 0 0\n",
+                                         "poscar", "utf8");
+    CHECK(q.title == "Li2S a=5.7 \xC3\x85 \xE2\x80\x94 ok");
+}

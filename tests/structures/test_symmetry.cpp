@@ -385,13 +385,19 @@ TEST_CASE("overlapping fully occupied sites are rejected; mixed occupancy parses
     mixed = replace(mixed, "formula: Li2S", "formula: Li4SCl");
     const Prototype p = parse_prototype(mixed, "mixed.yaml");
     CHECK(p.sites[0].occupancy == 0.5);
-    // ...that build_bulk refuses until ordering exists.
-    try {
-        build_bulk(p);
-        FAIL("expected StructureError");
-    } catch (const StructureError& e) {
-        CHECK(std::string(e.what()).find("not implemented yet") != std::string::npos);
+    // ...that build_bulk orders deterministically (structures/ordering.hpp): 2 S + 2 Cl on the
+    // four 4a sites, the composition the occupancies ask for, and the choice recorded.
+    const auto ordered = build_bulk(p);
+    int n_s = 0, n_cl = 0, n_li = 0;
+    for (const auto& a : ordered.atoms()) {
+        n_s += a.species == "S";
+        n_cl += a.species == "Cl";
+        n_li += a.species == "Li";
     }
+    CHECK(n_s == 2);
+    CHECK(n_cl == 2);
+    CHECK(n_li == 8);
+    CHECK(ordered.info.contains("ordering"));
 }
 
 TEST_CASE("hexagonal positions written as fractions or decimals give the same crystal") {
