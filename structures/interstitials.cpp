@@ -287,7 +287,8 @@ std::vector<Vec> orbit_of(const Structure& s, const Vec& frac, const Ops& ops, d
 }
 
 /// Shapes of the first shell recognised by angle: the sorted centre-neighbour angles of each
-/// ideal polyhedron, compared within 10 degrees.
+/// ideal polyhedron, compared within 20 degrees (the tetrahedral hole of bcc, 101.5° and 126.9°
+/// instead of 109.5°, is still called tetrahedral).
 std::string polyhedron_name(const std::vector<Vec>& shell) {
     auto angles = [](const std::vector<Vec>& dirs) {
         std::vector<double> a;
@@ -309,7 +310,7 @@ std::string polyhedron_name(const std::vector<Vec>& shell) {
         const auto want = angles(dirs);
         bool match = true;
         for (std::size_t k = 0; k < want.size(); ++k)
-            if (std::abs(want[k] - actual[k]) > 10.0) match = false;
+            if (std::abs(want[k] - actual[k]) > 20.0) match = false;
         if (match) return name;
     }
     return fmt::format("CN{}", shell.size());

@@ -61,7 +61,9 @@ struct InterstitialSite {
     std::string wyckoff;              ///< letter of the orbit in spglib's standardized setting; "" if unknown
     int coordination = 0;             ///< atoms in the first shell
     std::string shell;                ///< composition of the first shell, e.g. "Li8" or "Li4S"
-    std::string polyhedron;           ///< "tetrahedral" (4), "octahedral" (6), "cubic" (8), else "CN<n>"
+    /// "tetrahedral" (4), "octahedral" (6), "cubic" (8) when every angle at the site is within 20°
+    /// of the ideal polyhedron's, else "CN<n>"
+    std::string polyhedron;
     bool face_centre = false;         ///< the candidate came from a Voronoi face centre
     std::vector<Eigen::Vector3d> equivalent;  ///< fractional positions of all copies, this one first
 };

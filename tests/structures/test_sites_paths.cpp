@@ -196,6 +196,7 @@ TEST_CASE("bcc Li: octahedral 6b sites are Voronoi face centres, tetrahedral 12d
     CHECK(vertices_only[0].wyckoff == "d");
     CHECK(vertices_only[0].multiplicity == 12);
     CHECK(vertices_only[0].radius == doctest::Approx(a * std::sqrt(5.0) / 4).epsilon(1e-9));
+    CHECK(vertices_only[0].polyhedron == "tetrahedral");  // distorted: 101.5° and 126.9° angles
     search.face_centres = true;
     const auto with_faces = find_interstitial_sites(li, search);
     REQUIRE(with_faces.size() == 2);
