@@ -3,11 +3,10 @@
 # builds, then runs ctest — unit tests, real-CP2K integration tests and the CLI tests.
 #   scripts/test.sh                 everything
 #   scripts/test.sh -L unit         only one label (extra arguments go to ctest)
-# Labels "long" (the 200-kill crash test) and "wip" (tests of unfinished work) are left out
-# unless asked for: ctest -L long, ctest -L wip.
+# Label "long" (the 200-kill crash test) is left out unless asked for: ctest -L long.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
 cd "$here/build"
-if [ $# -eq 0 ]; then set -- -LE "long|wip"; fi
+if [ $# -eq 0 ]; then set -- -LE long; fi
 ctest --output-on-failure --timeout 1800 -j 2 "$@"

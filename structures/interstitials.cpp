@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "common/errors.hpp"
-#include "structures/elements.hpp"
 #include "structures/symmetry.hpp"
 
 namespace interphase::structures {

@@ -628,3 +628,64 @@ TEST_CASE("IDPP keeps a Li adatom off an Al atom where the linear path runs thro
         CHECK(max_deviation(idpp, ase_path(dir, "over_top", initial, final, 5, "idpp")) < 1e-6);
     }
 }
+
+namespace {
+/// Runs the CLI; returns its exit code, stdout+stderr in `output`.
+int run_cli(const std::string& args, const fs::path& log, std::string& output) {
+    const int status = std::system((testing::cli().string() + " " + args + " > " + log.string() + " 2>&1").c_str());
+    std::ifstream in(log);
+    output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+}  // namespace
+
+TEST_CASE("CLI: build sites writes hop end points, build path writes images 00..N+1 and a summary") {
+    if (!fs::exists(testing::cli())) {
+        MESSAGE("the interphase CLI is not built: skipping");
+        return;
+    }
+    const auto dir = testing::scratch("cli_path");
+    std::string out;
+    REQUIRE(run_cli("build sites Al --kind interstitial --supercell 2,2,2 --hops " + (dir / "hops").string() + " -o " +
+                        (dir / "sites.json").string(), dir / "sites.log", out) == 0);
+    nlohmann::json sites;
+    std::ifstream(dir / "sites.json") >> sites;
+    REQUIRE(sites["sites"].size() == 2);
+    CHECK(sites["sites"][0]["wyckoff"] == "b");
+    CHECK(sites["sites"][0]["multiplicity"] == 32);
+    REQUIRE(fs::exists(dir / "hops" / "hop_1" / "initial.vasp"));
+
+    const std::string ends = (dir / "hops" / "hop_1" / "initial.vasp").string() + " " +
+                             (dir / "hops" / "hop_1" / "final.vasp").string();
+    REQUIRE(run_cli("build path " + ends + " --images 3 --method idpp -o " + (dir / "neb").string(), dir / "path.log", out) == 0);
+    nlohmann::json summary;
+    std::ifstream(dir / "neb" / "summary.json") >> summary;
+    CHECK(summary["method"] == "idpp");
+    REQUIRE(summary["path"].size() == 5);
+    for (int k = 0; k < 5; ++k) {
+        CAPTURE(k);
+        const auto file = dir / "neb" / fmt::format("{:02d}", k) / "POSCAR";
+        REQUIRE(fs::exists(file));
+        // The reported closest pair is the one of the written image.
+        const auto image = read_structure(file);
+        CHECK(summary["path"][k]["min_distance"].get<double>() ==
+              doctest::Approx(path_min_distances({image})[0].min_distance).epsilon(1e-6));
+    }
+    // The interpolated Li goes straight between two octahedral holes: a/√2 in 4 equal steps.
+    const auto first = read_structure(dir / "neb" / "00" / "POSCAR");
+    const auto last = read_structure(dir / "neb" / "04" / "POSCAR");
+    double moved = 0;
+    for (std::size_t i = 0; i < first.size(); ++i) moved = std::max(moved, first.minimum_image(first[i].frac, last[i].frac).norm());
+    CHECK(moved == doctest::Approx(lattice_a(build_bulk("Al")) / std::sqrt(2.0)).epsilon(1e-6));
+
+    // A threshold above the closest pair of some image: exit code 2, the image and pair named,
+    // nothing written.
+    CHECK(run_cli("build path " + ends + " --images 3 --min-distance 2.2 -o " + (dir / "neb2").string(), dir / "bad.log", out) == 2);
+    CHECK(out.find("image 0") != std::string::npos);
+    CHECK(out.find("Å apart (threshold 2.2 Å)") != std::string::npos);
+    CHECK(!fs::exists(dir / "neb2"));
+    CHECK(run_cli("build path " + ends + " --images 3 --method idpq -o " + (dir / "neb3").string(), dir / "m.log", out) == 2);
+    CHECK(out.find("did you mean 'idpp'") != std::string::npos);
+    CHECK(run_cli("build sites Al --kind holes", dir / "k.log", out) == 2);
+    CHECK(out.find("--kind") != std::string::npos);
+}
