@@ -77,6 +77,7 @@ int cmd_results(const fs::path& run_dir, bool csv, bool json) {
 void add_run_commands(CLI::App& app, Commands& commands) {
     struct Options {
         std::string workflow_file, run_dir, resume_dir, status_dir, results_dir, graph_file, cache, cancel_dir;
+        std::string executor, cluster_profile;
         int cores = 0;
         bool quiet = false, csv = false, json = false, dot = true;
     };
@@ -89,10 +90,14 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     run->add_flag("--quiet", o->quiet, "No progress lines");
     run->add_option("--cache", o->cache, "Result cache shared across runs (SQLite file; default: the workflow's "
                                          "`cache:`, else $INTERPHASE_CACHE)");
+    run->add_option("--executor", o->executor, "Where calculations run: local (default) or slurm (docs/cluster.md)");
+    run->add_option("--cluster-profile", o->cluster_profile, "Cluster profile YAML of a batch executor (docs/cluster.md)");
     commands.push_back({run, [o] {
         const auto spec = engine::load_workflow(o->workflow_file);
         engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet, {}};
         if (!o->cache.empty()) opt.cache = fs::path(o->cache);
+        opt.executor = o->executor;
+        opt.cluster_profile = o->cluster_profile;
         return exit_code(engine::run_workflow(spec, opt, std::cout));
     }});
 
@@ -101,9 +106,13 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     resume->add_option("--cores", o->cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
     resume->add_flag("--quiet", o->quiet, "No progress lines");
     resume->add_option("--cache", o->cache, "Result cache shared across runs (as for run)");
+    resume->add_option("--executor", o->executor, "Executor (default: the one the run used)");
+    resume->add_option("--cluster-profile", o->cluster_profile, "Cluster profile (default: the one the run used)");
     commands.push_back({resume, [o] {
         engine::RunOptions opt{o->resume_dir, o->cores, o->quiet, {}};
         if (!o->cache.empty()) opt.cache = fs::path(o->cache);
+        opt.executor = o->executor;
+        opt.cluster_profile = o->cluster_profile;
         return exit_code(engine::resume_run(o->resume_dir, opt, std::cout));
     }});
 

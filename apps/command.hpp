@@ -31,6 +31,13 @@ void add_build_slab_command(CLI::App& build, Commands& commands);
 void add_build_path_commands(CLI::App& build, Commands& commands);
 /// build interface (apps/cmd_interface.cpp).
 void add_build_interface_command(CLI::App& build, Commands& commands);
+/// calc and neb: one structure or one band through the engine (apps/cmd_calc.cpp).
+void add_calc_commands(CLI::App& app, Commands& commands);
+
+/// cluster check, and the hidden calc-task that batch jobs run (apps/cmd_cluster.cpp).
+void add_cluster_commands(CLI::App& app, Commands& commands);
+/// worker: the MPI pilot, `mpirun -np N interphase worker RUN_DIR` (apps/cmd_worker.cpp).
+void add_worker_command(CLI::App& app, Commands& commands);
 
 // Helpers shared by the command files (apps/cli_common.cpp).
 /// A built-in phase name or a structure file.

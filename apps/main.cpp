@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
 
     cli::Commands commands;
     cli::add_run_commands(app, commands);
+    cli::add_cluster_commands(app, commands);
+    cli::add_worker_command(app, commands);
+    cli::add_calc_commands(app, commands);
     CLI::App* build = cli::add_build_commands(app, commands);
     cli::add_build_slab_command(*build, commands);
     cli::add_build_path_commands(*build, commands);

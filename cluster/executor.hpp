@@ -1,7 +1,7 @@
 // Executors own processes and queues. An executor runs Jobs — an argument vector, a working
 // directory, a core count — and reports how they ended; it never knows which DFT code a job
-// runs. The local executor is a process pool under a core budget; Slurm/PBS/LSF and the MPI
-// pilot implement the same interface (later issues).
+// runs. The local executor is a process pool under a core budget, the Slurm executor submits
+// job arrays (cluster/slurm_executor.hpp); executors are created by name (cluster/registry.hpp).
 #pragma once
 
 #include <chrono>
@@ -52,6 +52,14 @@ public:
     /// The process group of a running job on this machine, when the executor has one; the
     /// engine records it so that a resumed run can stop what a killed engine left behind.
     virtual std::optional<long> process_group(const std::string& /*job_id*/) const { return std::nullopt; }
+    /// Cores a calculation gets when the workflow does not say: the whole budget on one machine,
+    /// the cluster profile's cores_per_task for a batch executor.
+    virtual int default_job_cores() const { return capacity(); }
+    /// Adopts a job that an earlier engine (killed, then resumed) submitted for `job.id` in
+    /// `job.workdir` and that the batch system still runs or has finished: its outcome comes
+    /// from wait() as if submit() had been called. False when there is no such job (the local
+    /// executor never has one: its children die with the engine).
+    virtual bool reattach(const Job& /*job*/) { return false; }
 };
 
 }  // namespace interphase::cluster

@@ -24,6 +24,13 @@ inline constexpr const char* kDeltaE = "delta_e";
 /// Lists the symmetry-unique adsorption sites of a relaxed slab; when it finishes the graph grows
 /// by one build_adsorbate + calculation per site (engine/growth.hpp).
 inline constexpr const char* kFindSites = "find_sites";
+/// One end point of an adsorbate hop (the adatom on a site, or on the nearest copy of another
+/// site) on a relaxed slab (engine/neb_task.hpp).
+inline constexpr const char* kBuildHopEndpoint = "build_hop_endpoint";
+/// The initial NEB path (linear or IDPP) between two relaxed end points.
+inline constexpr const char* kBuildNebPath = "build_neb_path";
+/// CI-NEB on a path: many force calls, run by the engine (engine/neb_task.hpp).
+inline constexpr const char* kNeb = "neb";
 }  // namespace kinds
 
 struct Task {

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -526,8 +527,23 @@ namespace {
 void write_all(const Dataset& dataset, hid_t memory_type, const void* data, bool empty) {
     // An empty dataset needs no write, and HDF5 rejects the null buffer an empty span may carry.
     if (empty) return;
-    check(H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write",
-          fmt::format("{}:{}", dataset.file_name(), dataset.path()));
+    const std::string location = fmt::format("{}:{}", dataset.file_name(), dataset.path());
+    // Every write that converts types (strings always do) makes HDF5 allocate and zero a
+    // conversion buffer of its default 1 MiB, and a background buffer as large: for the
+    // thousands of small datasets of a results.h5 that was most of the time of writing it
+    // (bench/engine). A buffer sized to the data converts the same values.
+    Handle space = own(H5Dget_space(dataset.id()), H5Sclose, "get the dataspace of", location);
+    Handle file_type = own(H5Dget_type(dataset.id()), H5Tclose, "get the type of", location);
+    const hssize_t points = H5Sget_simple_extent_npoints(space.id());
+    const std::size_t element = std::max(H5Tget_size(memory_type), H5Tget_size(file_type.id()));
+    if (points < 0 || element == 0) fail("size the write of", location);
+    constexpr std::size_t kDefaultBuffer = std::size_t{1} << 20;  // HDF5's default
+    // HDF5 wants room for a few elements in its own (possibly larger, e.g. on-disk vlen) form.
+    const std::size_t minimum = std::max<std::size_t>(4096, 8 * element);
+    const std::size_t bytes = std::max(minimum, std::min(static_cast<std::size_t>(points) * element, kDefaultBuffer));
+    Handle transfer = own(H5Pcreate(H5P_DATASET_XFER), close_property_list, "create transfer properties for", location);
+    check(H5Pset_buffer(transfer.id(), bytes, nullptr, nullptr), "size the conversion buffer for", location);
+    check(H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, transfer.id(), data), "write", location);
 }
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "engine/hdf5.hpp"
 #include "engine/graph.hpp"
 #include "engine/store.hpp"
+#include "engine/user_tasks.hpp"
 #include "structures/structure.hpp"
 
 namespace interphase::engine {
@@ -45,6 +46,44 @@ RunResults collect_results(const RunStore& store) {
                 h.relaxed_best = best->at("structure");
             r.hosts.push_back(std::move(h));
         }
+        if (is_user_task_kind(t.kind)) {
+            const auto out = store.output_of(t.name).value();
+            UserValue v{t.name, t.kind, out.at("value").get<double>(), out.value("unit", ""), "", ""};
+            if (t.kind == kinds::kExpression) {
+                v.definition = out.at("expression").get<std::string>();
+                v.detail = out.at("variables").dump();
+            } else {
+                v.definition = fmt::format("{}({}) over {} tasks", out.at("op").get<std::string>(),
+                                           out.at("field").get<std::string>(), out.at("count").get<std::size_t>());
+                if (out.contains("task")) v.definition += ": " + out.at("task").get<std::string>();
+                v.detail = out.at("members").dump();
+            }
+            r.user_values.push_back(std::move(v));
+        }
+        if (t.kind == kinds::kNeb) {
+            const auto out = store.output_of(t.name).value();
+            HopResult h;
+            h.task = t.name;
+            h.host = out.value("host", "");
+            h.hop = out.value("hop", "");
+            h.from = out.value("from", "");
+            h.to = out.value("to", "");
+            h.method = out.value("method", "");
+            h.optimizer = out.value("optimizer", "");
+            h.climb = out.value("climb", true);
+            h.reaction_coordinate = out.at("reaction_coordinate").get<std::vector<double>>();
+            h.energy = out.at("energy_profile_eV").get<std::vector<double>>();
+            h.total_energy = out.at("energies_eV").get<std::vector<double>>();
+            h.forward_barrier = out.at("forward_barrier_eV").get<double>();
+            h.reverse_barrier = out.at("reverse_barrier_eV").get<double>();
+            h.saddle_index = out.at("saddle_index").get<std::size_t>();
+            h.saddle = out.at("saddle");
+            h.converged = out.at("converged").get<bool>();
+            h.fmax = out.at("fmax").get<double>();
+            h.iterations = out.at("iterations").get<int>();
+            h.force_calls = out.at("force_calls").get<long>();
+            r.hops.push_back(std::move(h));
+        }
         if (t.kind == kinds::kDeltaE) {
             const auto out = store.output_of(t.name).value();
             r.pairs.push_back({out.at("a").get<std::string>(), out.at("b").get<std::string>(),
@@ -52,6 +91,12 @@ RunResults collect_results(const RunStore& store) {
                                out.at("delta_e").get<double>(), out.at("reference").get<std::string>()});
         }
     }
+    // A pair's barriers: the lowest forward barrier over each host's hops.
+    for (auto& p : r.pairs)
+        for (const auto& h : r.hops) {
+            if (h.host == p.a && !(h.forward_barrier >= p.barrier_a)) p.barrier_a = h.forward_barrier;
+            if (h.host == p.b && !(h.forward_barrier >= p.barrier_b)) p.barrier_b = h.forward_barrier;
+        }
     return r;
 }
 
@@ -154,6 +199,80 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         de.write_doubles("binding_energy_a", ea).set_attribute("units", "eV");
         de.write_doubles("binding_energy_b", ebb).set_attribute("units", "eV");
         de.set_attribute("definition", "delta_e = E_b(a) - E_b(b), same reference on both sides");
+        if (!r.hops.empty()) {
+            // Beside ΔE, the migration barriers of both hosts (NaN for a host without hops).
+            std::vector<double> ba, bb;
+            for (const auto& p : r.pairs) {
+                ba.push_back(p.barrier_a);
+                bb.push_back(p.barrier_b);
+            }
+            de.write_doubles("barrier_a", ba).set_attribute("units", "eV");
+            de.write_doubles("barrier_b", bb).set_attribute("units", "eV");
+
+            auto ng = f.create_group("neb");
+            ng.set_attribute("definition", "CI-NEB; forward_barrier = max image energy - E(initial), "
+                                           "reverse_barrier = max image energy - E(final)");
+            std::vector<std::string> tasks, hosts_, hops_;
+            std::vector<double> fwd, rev;
+            std::vector<std::int64_t> saddle, conv;
+            for (const auto& h : r.hops) {
+                tasks.push_back(h.task);
+                hosts_.push_back(h.host);
+                hops_.push_back(h.hop);
+                fwd.push_back(h.forward_barrier);
+                rev.push_back(h.reverse_barrier);
+                saddle.push_back(static_cast<std::int64_t>(h.saddle_index));
+                conv.push_back(h.converged ? 1 : 0);
+            }
+            ng.write_strings("task", tasks);
+            ng.write_strings("host", hosts_);
+            ng.write_strings("hop", hops_);
+            ng.write_doubles("forward_barrier", fwd).set_attribute("units", "eV");
+            ng.write_doubles("reverse_barrier", rev).set_attribute("units", "eV");
+            ng.write_int64s("saddle_index", saddle);
+            ng.write_int64s("converged", conv);
+            for (const auto& h : r.hops) {
+                // /neb/<host>/<from>-<to> (a `workflow: neb` band: /neb/band)
+                auto g = ng.create_group(h.host.empty() ? std::string("band") : h.host + "/" + h.hop);
+                g.set_attribute("task", h.task);
+                g.set_attribute("from", h.from);
+                g.set_attribute("to", h.to);
+                g.set_attribute("method", h.method);
+                g.set_attribute("optimizer", h.optimizer);
+                g.set_attribute("climb", std::int64_t{h.climb ? 1 : 0});
+                g.set_attribute("forward_barrier", h.forward_barrier);
+                g.set_attribute("reverse_barrier", h.reverse_barrier);
+                g.set_attribute("saddle_index", static_cast<std::int64_t>(h.saddle_index));
+                g.set_attribute("converged", std::int64_t{h.converged ? 1 : 0});
+                g.set_attribute("fmax", h.fmax);
+                g.set_attribute("iterations", std::int64_t{h.iterations});
+                g.set_attribute("force_calls", std::int64_t{h.force_calls});
+                g.set_attribute("units", "eV, Å, eV/Å");
+                g.write_doubles("reaction_coordinate", h.reaction_coordinate).set_attribute("units", "Å");
+                g.write_doubles("energy", h.energy).set_attribute("units", "eV");
+                g.write_doubles("total_energy", h.total_energy).set_attribute("units", "eV");
+                write_structure_group(g, "saddle", h.saddle);
+            }
+        }
+
+        if (!r.user_values.empty()) {
+            auto ug = f.create_group("user_tasks");
+            std::vector<std::string> names, kinds_, units, defs;
+            std::vector<double> values;
+            for (const auto& v : r.user_values) {
+                names.push_back(v.task);
+                kinds_.push_back(v.kind);
+                values.push_back(v.value);
+                units.push_back(v.unit);
+                defs.push_back(v.definition);
+            }
+            ug.write_strings("task", names);
+            ug.write_strings("kind", kinds_);
+            ug.write_doubles("value", values);
+            ug.write_strings("unit", units);
+            ug.write_strings("definition", defs);
+            ug.set_attribute("definition", "values of the workflow's `tasks:` (expressions and aggregates), units per row");
+        }
 
         auto prov = f.create_group("provenance");
         std::vector<std::string> names, kinds_, hashes, states, origins;
@@ -193,11 +312,33 @@ std::string format_table(const RunResults& r) {
             out += fmt::format("{:<34} {:>10.3f} {:>10.3f}\n", p.a + " | " + p.b, p.delta_e, std::abs(p.delta_e));
         out += "ΔE = E_b(A) − E_b(B); it does not depend on the reference.\n";
     }
+    if (!r.hops.empty()) {
+        out += fmt::format("\n{:<16} {:<28} {:>6} {:>11} {:>11} {:>6}  {}\n", "phase", "hop", "images", "E_a (eV)",
+                           "reverse", "saddle", "converged");
+        for (const auto& h : r.hops)
+            out += fmt::format("{:<16} {:<28} {:>6} {:>11.3f} {:>11.3f} {:>6}  {}\n", h.host.empty() ? "-" : h.host,
+                               h.hop, h.energy.size() - 2, h.forward_barrier, h.reverse_barrier, h.saddle_index,
+                               h.converged ? "yes" : fmt::format("NO (fmax {:.3f})", h.fmax));
+        bool any = false;
+        for (const auto& p : r.pairs) any = any || !std::isnan(p.barrier_a) || !std::isnan(p.barrier_b);
+        if (any) {
+            out += fmt::format("\n{:<34} {:>10} {:>10} {:>10}\n", "pair A | B", "ΔE (eV)", "E_a(A)", "E_a(B)");
+            auto num = [](double x) { return std::isnan(x) ? std::string("-") : fmt::format("{:.3f}", x); };
+            for (const auto& p : r.pairs)
+                out += fmt::format("{:<34} {:>10.3f} {:>10} {:>10}\n", p.a + " | " + p.b, p.delta_e, num(p.barrier_a),
+                                   num(p.barrier_b));
+        }
+    }
+    if (!r.user_values.empty()) {
+        out += fmt::format("\n{:<28} {:>12} {:<8} {}\n", "task", "value", "unit", "definition");
+        for (const auto& v : r.user_values)
+            out += fmt::format("{:<28} {:>12.6g} {:<8} {}\n", v.task, v.value, v.unit, v.definition);
+    }
     return out;
 }
 
 std::string format_csv(const RunResults& r) {
-    std::string out = "record,phase,site,binding_energy_eV,reference,pair_b,delta_e_eV\n";
+    std::string out = "record,phase,site,binding_energy_eV,reference,pair_b,delta_e_eV,value,unit\n";
     auto q = [](const std::string& s) {
         std::string e = "\"";
         for (char c : s) { if (c == '"') e += '"'; e += c; }
@@ -205,9 +346,17 @@ std::string format_csv(const RunResults& r) {
     };
     for (const auto& h : r.hosts)
         for (const auto& s : h.sites)
-            out += fmt::format("binding_energy,{},{},{:.6f},{},,\n", q(h.host), q(s.site), s.binding_energy, h.reference);
+            out += fmt::format("binding_energy,{},{},{:.6f},{},,,,\n", q(h.host), q(s.site), s.binding_energy, h.reference);
+    // NEB barriers: record "neb_barrier" / "neb_reverse_barrier", host in "phase", hop in "site".
+    for (const auto& h : r.hops) {
+        out += fmt::format("neb_barrier,{},{},,,,,{:.6f},eV\n", q(h.host), q(h.hop), h.forward_barrier);
+        out += fmt::format("neb_reverse_barrier,{},{},,,,,{:.6f},eV\n", q(h.host), q(h.hop), h.reverse_barrier);
+    }
     for (const auto& p : r.pairs)
-        out += fmt::format("delta_e,{},,,{},{},{:.6f}\n", q(p.a), p.reference, q(p.b), p.delta_e);
+        out += fmt::format("delta_e,{},,,{},{},{:.6f},,\n", q(p.a), p.reference, q(p.b), p.delta_e);
+    // User tasks in the same table: record "user_task", name in "phase", value in "value".
+    for (const auto& v : r.user_values)
+        out += fmt::format("user_task,{},,,,,,{:.10g},{}\n", q(v.task), v.value, q(v.unit));
     return out;
 }
 
@@ -224,9 +373,24 @@ nlohmann::json results_json(const RunResults& r) {
     }
     for (const auto& p : r.pairs)
         pairs.push_back({{"a", p.a}, {"b", p.b}, {"delta_e_eV", p.delta_e}, {"binding_energy_a_eV", p.binding_energy_a},
-                         {"binding_energy_b_eV", p.binding_energy_b}, {"reference", p.reference}});
+                         {"binding_energy_b_eV", p.binding_energy_b}, {"reference", p.reference},
+                         {"barrier_a_eV", std::isnan(p.barrier_a) ? nlohmann::json() : nlohmann::json(p.barrier_a)},
+                         {"barrier_b_eV", std::isnan(p.barrier_b) ? nlohmann::json() : nlohmann::json(p.barrier_b)}});
+    nlohmann::json hops = nlohmann::json::array();
+    for (const auto& h : r.hops)
+        hops.push_back({{"task", h.task}, {"host", h.host}, {"hop", h.hop}, {"from", h.from}, {"to", h.to},
+                        {"method", h.method}, {"optimizer", h.optimizer}, {"climb", h.climb},
+                        {"reaction_coordinate_A", h.reaction_coordinate}, {"energy_eV", h.energy},
+                        {"forward_barrier_eV", h.forward_barrier}, {"reverse_barrier_eV", h.reverse_barrier},
+                        {"saddle_index", h.saddle_index}, {"converged", h.converged}, {"fmax_eV_per_A", h.fmax},
+                        {"iterations", h.iterations}, {"force_calls", h.force_calls}});
+    nlohmann::json user = nlohmann::json::array();
+    for (const auto& v : r.user_values)
+        user.push_back({{"task", v.task}, {"kind", v.kind}, {"value", v.value}, {"unit", v.unit},
+                        {"definition", v.definition}, {"detail", nlohmann::json::parse(v.detail)}});
     return {{"workflow", r.workflow}, {"calculator", r.calculator}, {"code_version", r.code_version},
-            {"protocol", nlohmann::json::parse(r.protocol)}, {"binding_energies", hosts}, {"pairs", pairs}};
+            {"protocol", nlohmann::json::parse(r.protocol)}, {"binding_energies", hosts}, {"pairs", pairs},
+            {"user_tasks", user}, {"hops", hops}};
 }
 
 }  // namespace interphase::engine

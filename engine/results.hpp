@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -38,6 +39,37 @@ struct PairResult {
     double binding_energy_a = 0, binding_energy_b = 0;
     double delta_e = 0;          ///< E_b(A) − E_b(B), eV
     std::string reference;
+    /// Lowest forward NEB barrier over each host's hops (eV); NaN when the host has none.
+    double barrier_a = std::numeric_limits<double>::quiet_NaN(), barrier_b = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// One CI-NEB band (a `hops:` entry, or the band of `interphase neb`).
+struct HopResult {
+    std::string task;            ///< e.g. "Al(100)/hop/4fold_hollow-4fold_hollow/neb"
+    std::string host;            ///< empty for `workflow: neb`
+    std::string hop;             ///< "<from>-<to>"
+    std::string from, to;
+    std::string method, optimizer;
+    bool climb = true;
+    std::vector<double> reaction_coordinate;  ///< Å, cumulative path length from the initial state
+    std::vector<double> energy;               ///< eV, relative to the initial state
+    std::vector<double> total_energy;         ///< eV
+    double forward_barrier = 0, reverse_barrier = 0;  ///< eV
+    std::size_t saddle_index = 0;
+    nlohmann::json saddle;       ///< structure JSON of the highest (climbing) image
+    bool converged = false;
+    double fmax = 0;             ///< eV/Å, final NEB force
+    int iterations = 0;
+    long force_calls = 0;
+};
+
+/// The value of a user task (`tasks:` in the workflow: expression or aggregate).
+struct UserValue {
+    std::string task, kind;
+    double value = 0;
+    std::string unit;
+    std::string definition;   ///< the formula, or "op(field) over N tasks"
+    std::string detail;       ///< JSON text: the variables with their values, or the members
 };
 
 struct TaskProvenance {
@@ -55,6 +87,8 @@ struct RunResults {
     std::string protocol;        ///< JSON text
     std::vector<HostResult> hosts;
     std::vector<PairResult> pairs;
+    std::vector<HopResult> hops;  ///< NEB bands, in task order
+    std::vector<UserValue> user_values;
     std::vector<TaskProvenance> tasks;
 };
 

@@ -16,10 +16,13 @@
 #include "cluster/local_executor.hpp"
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "engine/builtin_task.hpp"
 #include "engine/cache.hpp"
+#include "engine/executor_setup.hpp"
 #include "engine/drivers/relax.hpp"
 #include "plugins/potential.hpp"
 #include "engine/growth.hpp"
+#include "engine/neb_task.hpp"
 #include "engine/hash.hpp"
 #include "engine/results.hpp"
 #include "engine/store.hpp"
@@ -140,7 +143,13 @@ nlohmann::json run_with_potential(const plugins::Calculator& calc, const plugins
         r.scf_converged = r.geometry_converged = true;
         r.code = calc.name();
         r.code_version = calc.plugin_version();
-        return r.to_json();
+        auto out = r.to_json();
+        if (ef.has_stress) {  // `interphase calc` reports it; eV/Å³, ASE's sign
+            nlohmann::json stress = nlohmann::json::array();
+            for (int i = 0; i < 3; ++i) stress.push_back({ef.stress(i, 0), ef.stress(i, 1), ef.stress(i, 2)});
+            out["stress_eV_per_A3"] = stress;
+        }
+        return out;
     }
     drivers::RelaxOptions opt;
     opt.optimizer = drivers::RelaxOptimizer::Lbfgs;
@@ -176,6 +185,8 @@ private:
                 const std::string& reused_from = "");
     void fail(const std::string& name, const std::string& error);
     void start_calculation(const Task& t, const Inputs& in, const std::string& hash);
+    cluster::Job make_job(const std::string& task, const fs::path& folder) const;
+    bool reattach_calculation(const Task& t, const Inputs& in, const std::string& hash);
     void collect(const cluster::JobOutcome& outcome);
 
     const WorkflowSpec& spec_;
@@ -185,7 +196,10 @@ private:
     std::unique_ptr<plugins::Calculator> calculator_;
     std::unique_ptr<RunStore> store_;
     std::unique_ptr<ResultCache> cache_;  ///< shared across runs; null when none is configured
-    std::unique_ptr<cluster::LocalExecutor> executor_;
+    std::unique_ptr<cluster::Executor> executor_;
+    ExecutorSetup exec_;           ///< local, or a batch system with its cluster profile
+    bool builtin_as_job_ = false;  ///< builtin calculations run as batch jobs (`interphase calc-task`)
+    std::set<std::string> reattach_tried_;  ///< tasks already looked up in the executor's journal
     std::map<std::string, nlohmann::json> outputs_;
     std::map<std::string, std::string> state_;
     struct Running {
@@ -199,10 +213,23 @@ private:
     /// When the last progress line was printed: long calculations get one every kHeartbeat.
     std::chrono::steady_clock::time_point last_progress_ = t0_;
     static constexpr std::chrono::seconds kHeartbeat{30};
+    /// In-process tasks finished within this window share one store transaction (RunStore::
+    /// begin_batch): a SIGKILL loses at most that much work, which simply runs again.
+    static constexpr std::chrono::milliseconds kBatchWindow{100};
+    std::chrono::steady_clock::time_point batch_opened_;
+    void batch_in_process_work();
     RunSummary summary_;
     int cores_per_task_ = 1;
     std::vector<std::string> order_;  ///< topological order; recomputed when the graph grows
 };
+
+void Run::batch_in_process_work() {
+    const auto now = std::chrono::steady_clock::now();
+    if (store_->in_batch() && now - batch_opened_ < kBatchWindow) return;
+    store_->commit_batch();
+    store_->begin_batch();
+    batch_opened_ = now;
+}
 
 bool Run::inputs_done(const Task& t) const {
     for (const auto& [role, dep] : t.inputs)
@@ -230,11 +257,17 @@ std::string Run::hash_of(const Task& t, const Inputs& in) const {
         for (const auto& [role, out] : in) id["inputs"][role] = out;
         id["interphase"] = kVersion;  // builders may change between versions
     }
+    if (t.kind == kinds::kNeb) {  // a band's energies come from the calculator, as a calculation's
+        id["calculator"] = {{"code", spec_.calculator_code},
+                            {"settings", calculator_->hashed_settings()},
+                            {"plugin_version", calculator_->plugin_version()}};
+        id["protocol"] = spec_.protocol.to_json();
+    }
     return content_hash(id);
 }
 
 // Results worth sharing across runs: the expensive ones. Builds and expressions are recomputed.
-bool shared_in_cache(const std::string& kind) { return kind == kinds::kCalculation; }
+bool shared_in_cache(const std::string& kind) { return kind == kinds::kCalculation || kind == kinds::kNeb; }
 
 void Run::finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused,
                  const std::string& reused_from) {
@@ -297,24 +330,53 @@ void Run::start_calculation(const Task& t, const Inputs& in, const std::string& 
     fs::create_directories(folder);
     auto request = make_request(t, in.at("structure"), spec_.protocol);
     calculator_->write_inputs(request, folder);
+    if (builtin_as_job_)
+        write_builtin_task(folder, spec_.calculator_code, spec_.calculator_config, spec_.source.string(), request);
     {
         std::ofstream(folder / "task.json") << nlohmann::json{{"task", t.name}, {"hash", hash}, {"params", t.params}}.dump(2);
     }
-    const auto launch = calculator_->launch(folder, cores_per_task_);
+    const cluster::Job job = make_job(t.name, folder);
+    store_->commit_batch();  // durable before the job exists: a killed engine must know it ran
+    store_->mark_running(t.name, hash);
+    executor_->submit(job);
+    if (auto pgid = executor_->process_group(t.name)) std::ofstream(folder / kProcessGroupFile) << *pgid << "\n";
+    state_[t.name] = state::kRunning;
+    running_[t.name] = {hash, std::move(request), folder, std::chrono::steady_clock::now()};
+    say(fmt::format("start {} ({} atoms, {} cores)", t.name, running_[t.name].request.structure.size(), job.cores));
+}
+
+cluster::Job Run::make_job(const std::string& task, const fs::path& folder) const {
+    const auto launch = builtin_as_job_
+                            ? plugins::LaunchSpec{builtin_task_argv(folder, exec_.profile ? exec_.profile->interphase : ""),
+                                                  folder, cores_per_task_, "stdout.txt", "stderr.txt", {}}
+                            : calculator_->launch(folder, cores_per_task_);
     cluster::Job job;
-    job.id = t.name;
+    job.id = task;
     job.argv = launch.argv;
     job.workdir = folder;
     job.cores = launch.cores;
     job.stdout_path = folder / launch.stdout_file;
     job.stderr_path = folder / launch.stderr_file;
     job.environment = launch.environment;
+    return job;
+}
+
+// A batch job that a killed engine submitted for this very task (same folder, same hash) and
+// that the scheduler still knows: follow it instead of submitting the task again.
+bool Run::reattach_calculation(const Task& t, const Inputs& in, const std::string& hash) {
+    if (!exec_.batch() || !reattach_tried_.insert(t.name).second) return false;
+    const fs::path folder = opt_.run_dir / "tasks" / folder_name(t.name);
+    std::ifstream task_file(folder / "task.json");
+    if (!task_file) return false;
+    const auto recorded = nlohmann::json::parse(task_file, nullptr, false);
+    if (recorded.is_discarded() || recorded.value("hash", "") != hash) return false;
+    if (!executor_->reattach(make_job(t.name, folder))) return false;
+    store_->commit_batch();
     store_->mark_running(t.name, hash);
-    executor_->submit(job);
-    if (auto pgid = executor_->process_group(t.name)) std::ofstream(folder / kProcessGroupFile) << *pgid << "\n";
     state_[t.name] = state::kRunning;
-    running_[t.name] = {hash, std::move(request), folder, std::chrono::steady_clock::now()};
-    say(fmt::format("start {} ({} atoms, {} cores)", t.name, running_[t.name].request.structure.size(), launch.cores));
+    running_[t.name] = {hash, make_request(t, in.at("structure"), spec_.protocol), folder, std::chrono::steady_clock::now()};
+    say(fmt::format("re-attached {} to its {} job", t.name, executor_->name()));
+    return true;
 }
 
 void Run::collect(const cluster::JobOutcome& outcome) {
@@ -326,10 +388,13 @@ void Run::collect(const cluster::JobOutcome& outcome) {
     try {
         if (!outcome.error.empty()) throw ExecutionError(outcome.error);
         // Parse even after a non-zero exit: the code's own error message is the useful one.
-        auto result = calculator_->parse(r.request, r.folder);
+        // A builtin calculation run as a job left its output as computed (result.json).
+        const nlohmann::json builtin_out = builtin_as_job_ ? read_builtin_output(r.folder) : nlohmann::json();
+        auto result = builtin_as_job_ ? plugins::CalculationResult::from_json(builtin_out)
+                                      : calculator_->parse(r.request, r.folder);
         if (!outcome.succeeded())
             throw ExecutionError(fmt::format("{} ended with {}", r.request.label, outcome.describe()));
-        finish(outcome.id, r.hash, result.to_json(), wall, false);
+        finish(outcome.id, r.hash, builtin_as_job_ ? builtin_out : result.to_json(), wall, false);
         say(fmt::format("done  {}  E = {:.6f} eV  ({:.1f} s)", outcome.id, result.energy, wall));
     } catch (const Error& e) {
         std::string msg = e.what();
@@ -360,6 +425,10 @@ RunSummary Run::execute() {
     calculator_->check_available();
     const int budget = opt_.cores > 0 ? opt_.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     cores_per_task_ = spec_.cores_per_task > 0 ? std::min(spec_.cores_per_task, budget) : budget;
+    exec_ = resolve_executor(opt_.executor, opt_.cluster_profile, opt_.run_dir);
+    builtin_as_job_ = exec_.batch() && calculator_->potential() != nullptr;
+    if (exec_.batch() && exec_.profile)  // a batch job's cores: the workflow's cores_per_task, else the profile's
+        cores_per_task_ = spec_.cores_per_task > 0 ? spec_.cores_per_task : exec_.profile->cores_per_task;
 
     // 2. The run folder, its lock and its store.
     fs::create_directories(opt_.run_dir);
@@ -384,7 +453,9 @@ RunSummary Run::execute() {
     for (const auto& t : store_->tasks())
         if (t.state == state::kRunning) stop_orphaned_calculation(opt_.run_dir / "tasks" / folder_name(t.name));
     const int reset = store_->sync(graph_);
-    executor_ = std::make_unique<cluster::LocalExecutor>(budget);
+    executor_ = make_executor(exec_, budget, opt_.run_dir);
+    store_->set_meta("executor", exec_.name);
+    store_->set_meta("cluster_profile", exec_.profile_path.string());
     summary_.total = graph_.size();
     for (const auto& t : graph_.tasks()) state_[t.name] = state::kPending;
     say(fmt::format("workflow '{}': {} tasks, {} cores ({} per calculation), run folder {}", spec_.name, graph_.size(),
@@ -403,6 +474,7 @@ RunSummary Run::execute() {
             if (state_[name] != state::kPending) continue;
             const Task& t = graph_.at(name);
             if (!inputs_done(t)) continue;
+            batch_in_process_work();
             const Inputs in = inputs_of(t);
             std::string hash;
             try {
@@ -426,6 +498,39 @@ RunSummary Run::execute() {
                     continue;
                 }
             }
+            if (t.kind == kinds::kNeb) {
+                // CI-NEB (engine/neb_task.hpp): images on threads (builtin potentials) or as jobs
+                // of the executor (external codes); the band is saved after every iteration.
+                store_->commit_batch();  // a band may run for hours: nothing finished waits on it
+                const auto t1 = std::chrono::steady_clock::now();
+                const fs::path folder = opt_.run_dir / "tasks" / folder_name(name);
+                try {
+                    store_->mark_running(name, hash);
+                    const drivers::ForceProvider images =
+                        calculator_->potential()
+                            ? parallel_in_process(*calculator_->potential(), executor_->capacity())
+                            : executor_forces({calculator_.get(), executor_.get(), spec_.protocol, cores_per_task_, folder,
+                                               name, [this](const cluster::JobOutcome& o) { collect(o); },
+                                               [] { return g_interrupted.load(); }, nullptr});
+                    // SIGINT/SIGTERM (interphase cancel) stops the band between iterations.
+                    const drivers::ForceProvider forces = [&images](const std::vector<structures::Structure>& batch) {
+                        if (g_interrupted) throw NebInterrupted{};
+                        return images(batch);
+                    };
+                    auto out = run_neb_task(t, in, hash, forces, folder, [this](const std::string& line) { say(line); });
+                    finish(name, hash, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), false);
+                    say(fmt::format("done  {}  E_a = {:.3f} eV, reverse {:.3f} eV ({} iterations, {} force calls{})", name,
+                                    out.at("forward_barrier_eV").get<double>(), out.at("reverse_barrier_eV").get<double>(),
+                                    out.at("iterations").get<int>(), out.at("force_calls").get<long>(),
+                                    out.at("converged").get<bool>() ? "" : ", NOT converged"));
+                } catch (const NebInterrupted&) {
+                    // Stays "running": the next run or resume continues from the saved band.
+                } catch (const Error& e) {
+                    fail(name, e.what());
+                }
+                progressed = true;
+                continue;
+            }
             if (runs_in_process(t.kind)) {
                 const auto t1 = std::chrono::steady_clock::now();
                 try {
@@ -443,7 +548,7 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
-            if (t.kind == kinds::kCalculation && calculator_->potential()) {
+            if (t.kind == kinds::kCalculation && calculator_->potential() && !builtin_as_job_) {
                 const auto t1 = std::chrono::steady_clock::now();
                 try {
                     store_->mark_running(name, hash);
@@ -452,6 +557,10 @@ RunSummary Run::execute() {
                 } catch (const Error& e) {
                     fail(name, e.what());
                 }
+                progressed = true;
+                continue;
+            }
+            if (t.kind == kinds::kCalculation && reattach_calculation(t, in, hash)) {
                 progressed = true;
                 continue;
             }
@@ -464,6 +573,7 @@ RunSummary Run::execute() {
                 progressed = true;
             }
         }
+        store_->commit_batch();  // the pass is over: what it finished is durable before any wait
         if (summary_.done != last_done ||
             (!running_.empty() && std::chrono::steady_clock::now() - last_progress_ >= kHeartbeat)) {
             last_done = summary_.done;
@@ -496,6 +606,10 @@ RunSummary Run::execute() {
 }
 
 }  // namespace
+
+nlohmann::json evaluate_builtin(const plugins::Calculator& calc, const plugins::CalculationRequest& req) {
+    return run_with_potential(calc, req);
+}
 
 CancelOutcome cancel_run(const fs::path& run_dir, std::chrono::seconds wait) {
     if (!RunStore::exists(run_dir))

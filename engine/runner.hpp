@@ -20,6 +20,10 @@ struct RunOptions {
     bool quiet = false;             ///< no progress lines
     /// Shared result cache (`--cache`); overrides the workflow's `cache:`; INTERPHASE_CACHE otherwise.
     std::optional<std::filesystem::path> cache;
+    /// `--executor` ("local", "slurm"); empty = what the run folder recorded, else local.
+    std::string executor{};
+    /// `--cluster-profile` for batch executors (docs/cluster.md); empty = the recorded one.
+    std::filesystem::path cluster_profile{};
 };
 
 struct RunSummary {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -45,7 +46,16 @@ void exec_on(sqlite3* db, std::string_view sql) {
 // ---------------------------------------------------------------------------------------------
 // Database
 
-Database::Database(const std::filesystem::path& path) : path_(path) {
+/// Prepared statements by SQL text. Map nodes never move, so a lease can point at its entry.
+struct Database::StatementCache {
+    struct Entry {
+        std::unique_ptr<Statement> statement;
+        bool in_use = false;
+    };
+    std::map<std::string, Entry, std::less<>> entries;
+};
+
+Database::Database(const std::filesystem::path& path) : path_(path), cache_(std::make_unique<StatementCache>()) {
     const std::string name = path.string();
     const int rc = sqlite3_open_v2(name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     if (rc != SQLITE_OK) {
@@ -76,20 +86,48 @@ Database::Database(const std::filesystem::path& path) : path_(path) {
 }
 
 Database::~Database() {
+    drop_cache();
     // close_v2 defers the close until the last statement is finalized instead of failing.
     if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
     if (this != &other) {
+        drop_cache();
         if (db_ != nullptr) sqlite3_close_v2(db_);
         db_ = std::exchange(other.db_, nullptr);
         path_ = std::move(other.path_);
+        cache_ = std::move(other.cache_);
     }
     return *this;
+}
+
+void Database::drop_cache() noexcept {
+    // Entries whose lease is still alive stay: the lease finalizes nothing it does not own,
+    // and close_v2 waits for them. In practice leases never outlive the connection.
+    if (!cache_) return;
+    for (auto it = cache_->entries.begin(); it != cache_->entries.end();)
+        it = it->second.in_use ? std::next(it) : cache_->entries.erase(it);
+}
+
+CachedStatement Database::cached(std::string_view sql) {
+    if (!cache_) cache_ = std::make_unique<StatementCache>();  // after a move from this object
+    auto it = cache_->entries.find(sql);
+    if (it == cache_->entries.end()) {
+        auto statement = std::make_unique<Statement>(*this, sql);  // throws before anything is cached
+        it = cache_->entries.emplace(std::string(sql), StatementCache::Entry{std::move(statement), false}).first;
+    }
+    auto& entry = it->second;
+    if (entry.in_use) {
+        auto own = std::make_unique<Statement>(*this, sql);
+        Statement* raw = own.get();
+        return CachedStatement(raw, nullptr, std::move(own));
+    }
+    entry.in_use = true;
+    return CachedStatement(entry.statement.get(), &entry.in_use, nullptr);
 }
 
 void Database::exec(std::string_view sql) { exec_on(db_, sql); }
@@ -234,6 +272,46 @@ std::vector<std::byte> Statement::column_blob(int column) const {
     const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, column));
     const int size = sqlite3_column_bytes(stmt_, column);
     return data != nullptr ? std::vector<std::byte>(data, data + size) : std::vector<std::byte>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// CachedStatement
+
+CachedStatement::CachedStatement(Statement* stmt, bool* in_use, std::unique_ptr<Statement> owned) noexcept
+    : stmt_(stmt), in_use_(in_use), owned_(std::move(owned)) {}
+
+CachedStatement::CachedStatement(CachedStatement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), in_use_(std::exchange(other.in_use_, nullptr)),
+      owned_(std::move(other.owned_)) {}
+
+CachedStatement::~CachedStatement() {
+    if (stmt_ == nullptr) return;
+    // Ends any read transaction the statement holds and forgets the caller's values.
+    sqlite3_reset(stmt_->handle());
+    sqlite3_clear_bindings(stmt_->handle());
+    if (in_use_ != nullptr) *in_use_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Savepoint
+
+Savepoint::Savepoint(Database& db) : db_(db) {
+    if (!db.in_transaction())
+        throw StorageError(fmt::format("SQLite: a savepoint needs an open transaction on {}", database_name(db.handle())));
+    db_.cached("SAVEPOINT interphase_change")->step();
+    active_ = true;
+}
+
+Savepoint::~Savepoint() {
+    if (!active_ || db_.handle() == nullptr || sqlite3_get_autocommit(db_.handle()) != 0) return;
+    // Undo this part only, then leave the savepoint; the enclosing transaction stays open.
+    sqlite3_exec(db_.handle(), "ROLLBACK TO interphase_change; RELEASE interphase_change", nullptr, nullptr, nullptr);
+}
+
+void Savepoint::release() {
+    if (!active_) throw StorageError(fmt::format("SQLite: release of a finished savepoint on {}", database_name(db_.handle())));
+    db_.cached("RELEASE interphase_change")->step();
+    active_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------

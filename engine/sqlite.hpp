@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,9 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace interphase::engine::sqlite {
+
+class Statement;
+class CachedStatement;
 
 /// One connection. The file is created if missing (":memory:" gives a private in-memory
 /// database, which cannot use WAL and keeps its "memory" journal).
@@ -45,12 +49,22 @@ public:
     /// True inside BEGIN ... COMMIT.
     bool in_transaction() const noexcept;
 
+    /// The statement for `sql` from this connection's cache: prepared on first use, then
+    /// reused (sqlite3_prepare costs more than most of the engine's statements themselves).
+    /// The lease resets it and clears its bindings when it ends, so a cached SELECT never
+    /// keeps a read transaction open between two calls. Asking for a statement whose lease is
+    /// still alive (recursion) gives a private one, finalized with its lease.
+    CachedStatement cached(std::string_view sql);
+
     const std::filesystem::path& path() const noexcept { return path_; }
     sqlite3* handle() const noexcept { return db_; }
 
 private:
+    struct StatementCache;
+    void drop_cache() noexcept;  // finalizes the cached statements (before the close)
     sqlite3* db_ = nullptr;
     std::filesystem::path path_;
+    std::unique_ptr<StatementCache> cache_;
 };
 
 /// A prepared statement. Parameters are numbered from 1 (SQLite's convention); columns from 0.
@@ -117,6 +131,45 @@ private:
     void check_column(int column) const;
     sqlite3_stmt* stmt_ = nullptr;
     std::string sql_;
+};
+
+/// A statement lent by Database::cached; use it as a Statement (`->`, `*`). Reset (bindings
+/// cleared) when the lease ends; never outlive the Database it came from.
+class CachedStatement {
+public:
+    ~CachedStatement();
+    CachedStatement(CachedStatement&& other) noexcept;
+    CachedStatement& operator=(CachedStatement&&) = delete;
+    CachedStatement(const CachedStatement&) = delete;
+    CachedStatement& operator=(const CachedStatement&) = delete;
+
+    Statement& operator*() const noexcept { return *stmt_; }
+    Statement* operator->() const noexcept { return stmt_; }
+
+private:
+    friend class Database;
+    CachedStatement(Statement* stmt, bool* in_use, std::unique_ptr<Statement> owned) noexcept;
+    Statement* stmt_;
+    bool* in_use_;                      // the cache entry's flag; null for a private statement
+    std::unique_ptr<Statement> owned_;  // a private statement (the cached one was in use)
+};
+
+/// A nested unit of work inside a transaction the caller already holds (SAVEPOINT ...
+/// RELEASE): if it does not reach release(), its changes alone are rolled back and the
+/// enclosing transaction goes on. Throws StorageError when no transaction is open. Holds the
+/// Database by reference: do not move the Database while a Savepoint is alive.
+class Savepoint {
+public:
+    explicit Savepoint(Database& db);
+    ~Savepoint();
+    Savepoint(const Savepoint&) = delete;
+    Savepoint& operator=(const Savepoint&) = delete;
+
+    void release();
+
+private:
+    Database& db_;
+    bool active_ = false;
 };
 
 /// BEGIN IMMEDIATE in the constructor: the write lock is taken up front, so two writers

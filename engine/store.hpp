@@ -4,7 +4,10 @@
 // hash to the task output (JSON), which is what makes a second run — or a resumed one — reuse
 // finished work; `executions` logs every time a task really ran (never for a reuse), so tests
 // can prove that no finished task was executed twice; `meta` keeps the workflow and provenance.
-// Every state change is one transaction: a crash between two of them loses nothing finished.
+// Every state change is all or nothing: its own transaction, or a part (savepoint) of a batch
+// that groups the changes of in-process tasks finished close together into one commit
+// (begin_batch). A crash loses at most the open batch as a whole — those tasks are pending
+// again and run again — never a committed one, and never leaves a change half done.
 #pragma once
 
 #include <filesystem>
@@ -18,7 +21,7 @@
 
 namespace interphase::engine {
 
-namespace sqlite { class Database; }
+namespace sqlite { class Database; class Transaction; }
 
 /// States a task goes through: pending -> running -> done | failed; blocked when an input failed.
 namespace state {
@@ -65,6 +68,16 @@ public:
     /// Adds tasks the graph grew at run time, as pending (existing names are left alone).
     void add_tasks(const std::vector<Task>& tasks);
 
+    /// Groups the state changes that follow into one transaction until commit_batch(): one
+    /// commit (one append to the WAL) for many tasks instead of one each. A crash before the
+    /// commit loses the whole batch and nothing else: those tasks are pending on resume and
+    /// run again (no execution of them was recorded as finished). No-op if a batch is open.
+    /// Anything that must be durable before an outside effect (submitting a job) needs
+    /// commit_batch() first. The destructor commits an open batch.
+    void begin_batch();
+    void commit_batch();
+    bool in_batch() const noexcept { return batch_ != nullptr; }
+
     std::optional<nlohmann::json> cached_output(const std::string& hash) const;
     void mark_running(const std::string& task, const std::string& hash);
     /// Stores the output under `hash` and marks the task done, in one transaction. A reused
@@ -89,6 +102,7 @@ public:
 
 private:
     std::unique_ptr<sqlite::Database> db_;
+    std::unique_ptr<sqlite::Transaction> batch_;  ///< the open batch, if any
 };
 
 }  // namespace interphase::engine

@@ -1,9 +1,11 @@
 #include "engine/task_kinds.hpp"
+#include "engine/user_tasks.hpp"
 
 #include <fmt/format.h>
 #include <limits>
 
 #include "common/errors.hpp"
+#include "engine/neb_task.hpp"
 #include "structures/prototypes.hpp"
 #include "structures/sites.hpp"
 #include "structures/slab.hpp"
@@ -12,18 +14,18 @@ namespace interphase::engine {
 
 namespace st = interphase::structures;
 
-namespace {
-
-const nlohmann::json& input(const Inputs& inputs, const std::string& role, const Task& task) {
+const nlohmann::json& task_input(const Inputs& inputs, const std::string& role, const Task& task) {
     auto it = inputs.find(role);
     if (it == inputs.end()) throw Error(fmt::format("task '{}' is missing its input '{}'", task.name, role));
     return it->second;
 }
 
-st::Structure structure_of(const nlohmann::json& output, const std::string& what) {
+st::Structure output_structure(const nlohmann::json& output, const std::string& what) {
     if (!output.contains("structure")) throw Error(what + " produced no structure");
     return st::structure_from_json(output.at("structure"), what);
 }
+
+namespace {
 
 nlohmann::json build_bulk(const Task& t) {
     if (t.params.contains("phase")) {
@@ -35,7 +37,7 @@ nlohmann::json build_bulk(const Task& t) {
 }
 
 nlohmann::json build_slab(const Task& t, const Inputs& in) {
-    const auto bulk = structure_of(input(in, "bulk", t), t.name);
+    const auto bulk = output_structure(task_input(in, "bulk", t), t.name);
     st::SlabSpec spec;
     const auto& p = t.params;
     spec.miller = p.at("miller").get<std::array<int, 3>>();
@@ -51,16 +53,19 @@ nlohmann::json build_slab(const Task& t, const Inputs& in) {
         else
             spec.termination_species = term;
     }
-    const auto slab = st::build_slab(bulk, spec);
+    // One generator for the slab and the list of terminations: its analysis (primitive cell,
+    // symmetry, planes, cuts) is the expensive part and was done twice.
+    const st::SlabGenerator generator(bulk, spec);
+    const auto slab = generator.slab(spec);
     nlohmann::json terms = nlohmann::json::array();
-    for (const auto& term : st::terminations(bulk, spec.miller, spec.plane_tolerance))
+    for (const auto& term : generator.terminations())
         terms.push_back({{"index", term.index}, {"top", term.top_species}, {"bottom", term.bottom_species},
                          {"shift", term.shift}, {"gap", term.gap}});
     return {{"structure", st::to_json(slab)}, {"terminations", terms}};
 }
 
 nlohmann::json build_adsorbate(const Task& t, const Inputs& in) {
-    const auto slab = structure_of(input(in, "slab", t), t.name);
+    const auto slab = output_structure(task_input(in, "slab", t), t.name);
     const auto sites = st::find_adsorption_sites(slab);
     const auto& site = st::select_site(sites, t.params.at("site").get<std::string>(), t.name);
     auto s = st::add_adsorbate(slab, site, t.params.at("species").get<std::string>());
@@ -73,7 +78,7 @@ nlohmann::json build_adsorbate(const Task& t, const Inputs& in) {
 }
 
 nlohmann::json find_sites(const Task& t, const Inputs& in) {
-    const auto slab = structure_of(input(in, "slab", t), t.name);
+    const auto slab = output_structure(task_input(in, "slab", t), t.name);
     nlohmann::json sites = nlohmann::json::array();
     for (const auto& x : st::find_adsorption_sites(slab))
         sites.push_back({{"name", x.name}, {"kind", st::to_string(x.kind)}, {"multiplicity", x.multiplicity},
@@ -100,8 +105,8 @@ int count_species(const nlohmann::json& structure, const std::string& species) {
 }
 
 nlohmann::json delta_e(const Task& t, const Inputs& in) {
-    const auto& a = input(in, "a", t);
-    const auto& b = input(in, "b", t);
+    const auto& a = task_input(in, "a", t);
+    const auto& b = task_input(in, "b", t);
     if (a.at("reference") != b.at("reference"))
         throw Error(fmt::format("{}: ΔE needs both binding energies against the same reference", t.name));
     const double ea = a.at("binding_energy").get<double>(), eb = b.at("binding_energy").get<double>();
@@ -142,7 +147,7 @@ nlohmann::json binding_energy(const nlohmann::json& params, const Inputs& in) {
             {"binding_energy", best},     {"best_site", best_site}};
 }
 
-bool runs_in_process(const std::string& kind) { return kind != kinds::kCalculation; }
+bool runs_in_process(const std::string& kind) { return kind != kinds::kCalculation && kind != kinds::kNeb; }
 
 nlohmann::json run_in_process(const Task& t, const Inputs& in) {
     if (t.kind == kinds::kBuildBulk) return build_bulk(t);
@@ -150,8 +155,11 @@ nlohmann::json run_in_process(const Task& t, const Inputs& in) {
     if (t.kind == kinds::kBuildAdsorbate) return build_adsorbate(t, in);
     if (t.kind == kinds::kBuildAtomInBox) return build_atom_in_box(t);
     if (t.kind == kinds::kFindSites) return find_sites(t, in);
+    if (t.kind == kinds::kBuildHopEndpoint) return build_hop_endpoint(t, in);
+    if (t.kind == kinds::kBuildNebPath) return build_neb_path(t, in);
     if (t.kind == kinds::kBindingEnergy) return binding_energy(t.params, in);
     if (t.kind == kinds::kDeltaE) return delta_e(t, in);
+    if (is_user_task_kind(t.kind)) return run_user_task(t, in);
     throw InputError(t.name, "kind", fmt::format("unknown task kind '{}'", t.kind));
 }
 

@@ -11,10 +11,16 @@
 #include <string>
 
 #include "engine/graph.hpp"
+#include "structures/structure.hpp"
 
 namespace interphase::engine {
 
 using Inputs = std::map<std::string, nlohmann::json>;
+
+/// The output of the task's input `role`; throws Error naming the task when it is missing.
+const nlohmann::json& task_input(const Inputs& inputs, const std::string& role, const Task& task);
+/// The structure in a task's output; throws Error naming `what` when there is none.
+structures::Structure output_structure(const nlohmann::json& output, const std::string& what);
 
 /// True for kinds evaluated inside the engine process (everything but calculations).
 bool runs_in_process(const std::string& kind);

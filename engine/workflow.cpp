@@ -8,6 +8,7 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
+#include "engine/drivers/neb.hpp"
 #include "structures/io.hpp"
 #include "structures/elements.hpp"
 #include "structures/prototypes.hpp"
@@ -106,7 +107,9 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         try {
             host.phase = structures::prototype(name).name;
         } catch (const InputError& e) {
-            r.fail(h["phase"], p + ".phase", text::unknown_name_message("phase", name, structures::prototype_names()));
+            const auto why = structures::not_shipped_reason(name);
+            r.fail(h["phase"], p + ".phase",
+                   why ? *why : text::unknown_name_message("phase", name, structures::prototype_names()));
         }
         host.bulk_source = *host.phase;
     } else if (h["structure"]) {
@@ -162,7 +165,7 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         if (!n.IsSequence() || n.size() == 0)
             r.fail(n, p + ".sites", "must be `all` or a non-empty list of site names");
         host.sites.clear();
-        static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "bridge", "top"};
+        static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "4fold_hollow", "bridge", "top"};
         for (const auto& s : n) {
             const auto name = r.str(s, p + ".sites");
             const auto base_name = name.substr(0, name.find_last_not_of("0123456789_") + 1);
@@ -174,6 +177,97 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         }
     }
     return host;
+}
+
+// Site names of the adsorption site finder (structures/sites.hpp), with "_2"... suffixes.
+void check_site_name(const Reader& r, const YAML::Node& n, const std::string& field, const std::string& name) {
+    static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "4fold_hollow", "bridge", "top"};
+    const auto base_name = name.substr(0, name.find_last_not_of("0123456789_") + 1);
+    if (std::find(kinds.begin(), kinds.end(), base_name) == kinds.end())
+        r.fail(n, field, text::unknown_name_message("site", name, kinds));
+}
+
+// The path and NEB keys shared by a `hops:` entry and the `neb:` block of a neb workflow.
+void read_neb_settings(const Reader& r, const YAML::Node& h, const std::string& p, HopSpec& hop) {
+    if (h["images"]) {
+        hop.images = r.integer(h["images"], p + ".images");
+        if (hop.images < 1 || hop.images > 50)
+            r.fail(h["images"], p + ".images", fmt::format("must be between 1 and 50 intermediate images (got {})", hop.images));
+    }
+    if (h["method"]) {
+        hop.method = r.str(h["method"], p + ".method");
+        if (hop.method != "linear" && hop.method != "idpp")
+            r.fail(h["method"], p + ".method", text::unknown_name_message("path method", hop.method, {"linear", "idpp"}));
+    }
+    if (h["mic"]) hop.mic = r.get<bool>(h["mic"], p + ".mic", "true or false");
+    // The driver's own keys, validated by the driver (field names as in docs/drivers.md).
+    for (const char* k : {"climb", "climb_after", "optimizer", "fmax", "spring", "max_iterations", "max_step", "fire",
+                          "bfgs", "lbfgs"})
+        if (h[k]) hop.options[k] = to_json(h[k]);
+    try {
+        drivers::neb_options_from_json(hop.options, r.where(h));
+    } catch (const InputError& e) {
+        const std::string key = e.field().substr(0, e.field().find('.'));
+        std::string msg = e.what();
+        if (const auto at = msg.find("': "); at != std::string::npos) msg = msg.substr(at + 3);
+        r.fail(h[key] ? h[key] : h, p + "." + e.field(), msg);
+    }
+}
+
+HopSpec read_hop(const Reader& r, const YAML::Node& h, std::size_t i, const std::vector<HostSpec>& hosts) {
+    const std::string p = fmt::format("hops[{}]", i);
+    r.only_keys(h, p, {"host", "from", "to", "images", "method", "mic", "climb", "climb_after", "optimizer", "fmax",
+                       "spring", "max_iterations", "max_step", "fire", "bfgs", "lbfgs"});
+    HopSpec hop;
+    for (const char* k : {"host", "from", "to"})
+        if (!h[k]) r.fail(h, p + "." + k, "is required (a hop is {host: NAME, from: SITE, to: SITE, images: N})");
+    hop.host = r.str(h["host"], p + ".host");
+    std::vector<std::string> names;
+    bool known = false;
+    for (const auto& x : hosts) {
+        names.push_back(x.name);
+        known = known || x.name == hop.host;
+    }
+    if (!known) r.fail(h["host"], p + ".host", text::unknown_name_message("host", hop.host, names));
+    hop.from = r.str(h["from"], p + ".from");
+    hop.to = r.str(h["to"], p + ".to");
+    check_site_name(r, h["from"], p + ".from", hop.from);
+    check_site_name(r, h["to"], p + ".to", hop.to);
+    read_neb_settings(r, h, p, hop);
+    return hop;
+}
+
+nlohmann::json read_structure_file(const Reader& r, const YAML::Node& n, const std::string& field,
+                                   const std::filesystem::path& base, std::string& source) {
+    auto file = std::filesystem::path(r.str(n, field));
+    if (file.is_relative()) file = base / file;
+    source = file.string();
+    try {
+        auto s = structures::read_structure(file);
+        if (s.title.empty()) s.title = file.stem().string();
+        return structures::to_json(s);
+    } catch (const Error& e) {
+        r.fail(n, field, e.what());
+    }
+}
+
+// `workflow: calculation` and `workflow: neb`: one structure or two end points, no hosts.
+void read_single(const Reader& r, const YAML::Node& root, WorkflowSpec& spec, const std::filesystem::path& base) {
+    if (spec.kind == "calculation") {
+        if (!root["structure"]) r.fail(root, "structure", "is required (the structure file to compute)");
+        spec.structure = read_structure_file(r, root["structure"], "structure", base, spec.structure_source);
+        if (root["relax"]) spec.relax = r.get<bool>(root["relax"], "relax", "true or false");
+        return;
+    }
+    for (const char* k : {"start", "end"})
+        if (!root[k]) r.fail(root, k, "is required (the end points of the band, structure files)");
+    spec.start = read_structure_file(r, root["start"], "start", base, spec.start_source);
+    spec.end = read_structure_file(r, root["end"], "end", base, spec.end_source);
+    if (const auto& n = root["neb"]) {
+        r.only_keys(n, "neb", {"images", "method", "mic", "climb", "climb_after", "optimizer", "fmax", "spring",
+                               "max_iterations", "max_step", "fire", "bfgs", "lbfgs"});
+        read_neb_settings(r, n, "neb", spec.neb);
+    }
 }
 
 }  // namespace
@@ -196,7 +290,8 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     }
     if (!root || root.IsNull()) throw InputError(source.string(), "", "the workflow file is empty");
     r.only_keys(root, "", {"name", "description", "workflow", "calculator", "protocol", "adsorbate", "reference",
-                           "reference_box", "hosts", "pairs", "cache", "retries"});
+                           "reference_box", "hosts", "pairs", "cache", "retries", "tasks", "hops", "structure",
+                           "relax", "start", "end", "neb"});
     WorkflowSpec spec;
     spec.source = source;
     spec.yaml_text = yaml_text;
@@ -237,7 +332,21 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     }
     if (root["workflow"]) {
         const auto w = r.str(root["workflow"], "workflow");
-        if (w != "binding_energy") r.fail(root["workflow"], "workflow", text::unknown_name_message("workflow", w, {"binding_energy"}));
+        if (w != "binding_energy" && w != "calculation" && w != "neb")
+            r.fail(root["workflow"], "workflow",
+                   text::unknown_name_message("workflow", w, {"binding_energy", "calculation", "neb"}));
+        spec.kind = w;
+    }
+    {
+        // Keys of one workflow kind are errors in another.
+        static const std::map<std::string, std::vector<std::string>> own{
+            {"binding_energy", {"adsorbate", "reference", "reference_box", "hosts", "pairs", "hops"}},
+            {"calculation", {"structure", "relax"}},
+            {"neb", {"start", "end", "neb"}}};
+        for (const auto& [kind, keys] : own)
+            if (kind != spec.kind)
+                for (const auto& k : keys)
+                    if (root[k]) r.fail(root[k], k, fmt::format("is not a key of a '{}' workflow", spec.kind));
     }
 
     if (!root["calculator"]) r.fail(root, "calculator", "is required (e.g. calculator: {code: cp2k})");
@@ -265,6 +374,10 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
 
     spec.protocol = plugins::Protocol::from_json(root["protocol"] ? to_json(root["protocol"]) : nlohmann::json("fast"),
                                                  root["protocol"] ? r.where(root["protocol"]) : r.file());
+    if (spec.kind != "binding_energy") {
+        read_single(r, root, spec, base);
+        return spec;
+    }
 
     if (root["adsorbate"]) {
         spec.adsorbate = r.str(root["adsorbate"], "adsorbate");
@@ -317,6 +430,17 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
             spec.pairs.push_back(ab);
         }
     }
+    if (const auto& hops = root["hops"]) {
+        if (!hops.IsSequence()) r.fail(hops, "hops", "must be a list of {host, from, to, images, ...} hops");
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < hops.size(); ++i) {
+            auto hop = read_hop(r, hops[i], i, spec.hosts);
+            if (!seen.insert(hop.host + "/" + hop.id()).second)
+                r.fail(hops[i], fmt::format("hops[{}]", i), fmt::format("hop {} on {} listed twice", hop.id(), hop.host));
+            spec.hops.push_back(std::move(hop));
+        }
+    }
+    if (root["tasks"]) spec.user_tasks = read_user_tasks(root["tasks"], r.file());
     return spec;
 }
 
@@ -324,7 +448,52 @@ bool RetryPolicy::retries(const std::string& reason, int attempts_made) const {
     return attempts_made < max_attempts && std::find(on.begin(), on.end(), reason) != on.end();
 }
 
+namespace {
+
+// NEB driver options of a hop: the hop's own, with the protocol's fmax unless it gives one.
+nlohmann::json neb_task_options(const WorkflowSpec& spec, const HopSpec& hop) {
+    auto o = hop.options;
+    if (!o.contains("fmax")) o["fmax"] = spec.protocol.fmax;
+    return o;
+}
+
+// `<base>/path` (the initial band between two relaxed end points) and `<base>/neb` (CI-NEB).
+void add_neb_tasks(TaskGraph& g, const std::string& base, const std::string& initial, const std::string& final,
+                   const HopSpec& hop, nlohmann::json params, const WorkflowSpec& spec) {
+    g.add({base + "/path", kinds::kBuildNebPath, {{"images", hop.images}, {"method", hop.method}, {"mic", hop.mic}},
+           {{"initial", initial}, {"final", final}}});
+    params["options"] = neb_task_options(spec, hop);
+    g.add({base + "/neb", kinds::kNeb, params, {{"path", base + "/path"}}});
+}
+
+// `workflow: calculation` (interphase calc): the structure, then one calculation task.
+TaskGraph expand_calculation(const WorkflowSpec& spec) {
+    TaskGraph g;
+    g.add({"structure", kinds::kBuildBulk, {{"structure", spec.structure}, {"source", spec.structure_source}}, {}});
+    g.add({spec.relax ? "structure/relax" : "structure/single_point", kinds::kCalculation,
+           {{"calculation", spec.relax ? "relaxation" : "single_point"},
+            {"label", std::filesystem::path(spec.structure_source).filename().string()},
+            {"spin_multiplicity", 0}},
+           {{"structure", "structure"}}});
+    g.validate();
+    return g;
+}
+
+// `workflow: neb` (interphase neb): the two end points as given, the path, the band.
+TaskGraph expand_neb(const WorkflowSpec& spec) {
+    TaskGraph g;
+    g.add({"start", kinds::kBuildBulk, {{"structure", spec.start}, {"source", spec.start_source}}, {}});
+    g.add({"end", kinds::kBuildBulk, {{"structure", spec.end}, {"source", spec.end_source}}, {}});
+    add_neb_tasks(g, "band", "start", "end", spec.neb, {{"hop", "start-end"}}, spec);
+    g.validate();
+    return g;
+}
+
+}  // namespace
+
 TaskGraph expand_workflow(const WorkflowSpec& spec) {
+    if (spec.kind == "calculation") return expand_calculation(spec);
+    if (spec.kind == "neb") return expand_neb(spec);
     TaskGraph g;
     const std::string ads = spec.adsorbate;
     auto calc_params = [](const char* kind, const std::string& label, int multiplicity = 0) {
@@ -387,6 +556,22 @@ TaskGraph expand_workflow(const WorkflowSpec& spec) {
     for (const auto& [a, b] : spec.pairs)
         g.add({fmt::format("pairs/{}|{}/delta_e", a, b), kinds::kDeltaE, {{"a", a}, {"b", b}},
                {{"a", a + "/binding_energy"}, {"b", b + "/binding_energy"}}});
+    // Migration hops: both end points relaxed as calculations, then the band (docs/workflow.md).
+    for (const auto& hop : spec.hops) {
+        const std::string base = fmt::format("{}/hop/{}", hop.host, hop.id());
+        const nlohmann::json ends{{"from", hop.from}, {"to", hop.to}, {"species", ads}};
+        for (const char* end : {"initial", "final"}) {
+            auto p = ends;
+            p["end"] = end;
+            g.add({base + "/" + end, kinds::kBuildHopEndpoint, p, {{"slab", hop.host + "/slab/relax"}}});
+            g.add({base + "/" + end + "/relax", kinds::kCalculation,
+                   calc_params("relaxation", fmt::format("{} {} hop {} end point", hop.host, ads, end)),
+                   {{"structure", base + "/" + end}}});
+        }
+        add_neb_tasks(g, base, base + "/initial/relax", base + "/final/relax", hop,
+                      {{"host", hop.host}, {"hop", hop.id()}, {"from", hop.from}, {"to", hop.to}}, spec);
+    }
+    add_user_tasks(g, spec.user_tasks);
     g.validate();
     return g;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/graph.hpp"
+#include "engine/user_tasks.hpp"
 #include "plugins/calculator.hpp"
 
 namespace interphase::engine {
@@ -29,6 +30,20 @@ struct HostSpec {
     double fix_bottom = 0.0;
     std::optional<std::string> termination;  ///< top species ("S") or index ("0")
     std::vector<std::string> sites{"hollow"};
+};
+
+/// A migration hop (`hops:`): the adsorbate moves on `host` from site `from` to the nearest copy
+/// of site `to`; both end points are relaxed, then CI-NEB runs on the band between them. For a
+/// `workflow: neb` file the hop has no host and its end points are `WorkflowSpec::start`/`end`.
+struct HopSpec {
+    std::string host;
+    std::string from, to;                 ///< site names as the site finder gives them
+    int images = 5;                       ///< intermediate images
+    std::string method = "idpp";          ///< initial path: "linear" | "idpp"
+    bool mic = true;                      ///< minimum-image displacements between the end points
+    /// NEB driver options (engine/drivers/neb.hpp, JSON form); `fmax` defaults to the protocol's.
+    nlohmann::json options = nlohmann::json::object();
+    std::string id() const { return from + "-" + to; }
 };
 
 enum class Reference { IsolatedAtom, BulkMetal };
@@ -61,6 +76,21 @@ struct WorkflowSpec {
     /// Result cache shared across runs (`cache:`, relative to the workflow file); see engine/cache.hpp.
     std::optional<std::filesystem::path> cache;
     RetryPolicy retry;
+    /// `tasks:` — expressions and aggregates over other tasks' results (engine/user_tasks.hpp).
+    std::vector<UserTaskSpec> user_tasks;
+    /// NEB hops of `workflow: binding_energy` (after the binding energies; docs/workflow.md).
+    std::vector<HopSpec> hops;
+
+    /// `workflow:` "binding_energy" (hosts, sites, pairs, hops), "calculation" (one structure:
+    /// single point or relaxation; `interphase calc`) or "neb" (CI-NEB between two structures;
+    /// `interphase neb`).
+    std::string kind = "binding_energy";
+    nlohmann::json structure;             ///< calculation: the structure (JSON form)
+    std::string structure_source;         ///< its file
+    bool relax = false;                   ///< calculation: relax instead of a single point
+    nlohmann::json start, end;            ///< neb: the end points (JSON form), taken as given
+    std::string start_source, end_source;
+    HopSpec neb;                          ///< neb: path and driver settings (no host, no sites)
 };
 
 /// Parses and validates a workflow file. Throws ParseError (YAML syntax, with line) or

@@ -13,7 +13,7 @@ packages=(
   # libraries
   libsymspg-dev libhdf5-dev libeigen3-dev libyaml-cpp-dev libopenmpi-dev openmpi-bin
   doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libpugixml-dev libssl-dev
-  libbenchmark-dev
+  libbenchmark-dev libmuparser-dev
   # the DFT code driven by the quickstart and the integration tests
   cp2k cp2k-data
   # reference implementations the tests compare against (never product dependencies)

@@ -393,6 +393,15 @@ Prototype parse_prototype(const std::string& yaml_text, const std::string& sourc
     }
 }
 
+std::optional<std::string> not_shipped_reason(const std::string& name) {
+    const std::string lower = text::to_lower(text::trim(name));
+    if (lower != "p2s5" && lower != "p4s10") return std::nullopt;
+    return "phase '" + text::trim(name) +
+           "' is not built in: its experimental structure (P4S10 molecular crystal, triclinic P-1, 28 atoms) "
+           "must come from a CIF (ICSD/COD): `interphase build bulk P4S10.cif`, or `structure: P4S10.cif` for a "
+           "host in a workflow (docs/prototypes.md)";
+}
+
 const Prototype& prototype(const std::string& name) {
     const auto& reg = registry();
     const auto it = reg.by_lower.find(text::to_lower(text::trim(name)));
@@ -406,6 +415,7 @@ const Prototype& prototype(const std::string& name) {
         const std::string key = p.name;
         return derived.emplace(key, std::move(p)).first->second;
     }
+    if (const auto why = not_shipped_reason(name)) throw InputError("structures/prototypes", "phase", *why);
     throw InputError("structures/prototypes", "phase", text::unknown_name_message("phase", name, reg.names));
 }
 

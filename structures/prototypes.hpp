@@ -50,6 +50,10 @@ struct Prototype {
 
 /// A shipped prototype by name, case-insensitive ("li2s" finds "Li2S"). A formula of the
 /// argyrodite family ("Li5.5PS4.5Cl1.5", "Li5.4PS4.4Cl1.6") gives argyrodite_prototype(x).
+/// Why a phase that SCIENCE.md names is deliberately not shipped (P2S5/P4S10: no verifiable
+/// coordinates), as a message telling the user how to supply it; nullopt for any other name.
+std::optional<std::string> not_shipped_reason(const std::string& name);
+
 /// Unknown names throw InputError (field "phase") with a "did you mean" suggestion and the
 /// known names.
 const Prototype& prototype(const std::string& name);

@@ -84,6 +84,73 @@ double inplane_distance(const Structure& s, const Eigen::Vector2d& fa, const Eig
     return best;
 }
 
+// The operations of a slab that keep its surface up — rotations about the normal and mirrors
+// containing it, each with its in-plane translations (the pure ones of a supercell included) —
+// as (R, t) on fractional coordinates, found directly: R from the in-plane lattice metric (the
+// integer maps of a, b with entries within ±2 that keep every length and angle, c fixed), t
+// from mapping one atom of the rarest species onto each of its kind, kept when every atom
+// lands on an atom of its species within symprec Å. These are the operations of spglib's
+// dataset with R(2,2) = 1 and no shift along the normal, which is all site grouping needs;
+// spglib costs ~3 ms per call whatever the cell (its space-group identification), this
+// microseconds, and build tasks call it once per slab.
+std::vector<std::pair<Eigen::Matrix3i, Eigen::Vector3d>> surface_operations(const Structure& slab, double symprec) {
+    std::vector<std::pair<Eigen::Matrix3i, Eigen::Vector3d>> ops;
+    if (slab.size() == 0) return ops;
+    const Eigen::Matrix3d L = slab.lattice();  // rows a, b, c
+    const Eigen::Matrix3d G = L * L.transpose();
+    const double la = L.row(0).norm(), lb = L.row(1).norm(), lc = L.row(2).norm();
+    const double scale[3] = {la, lb, lc};
+    std::vector<Eigen::Matrix3i> rotations;
+    for (int r00 = -2; r00 <= 2; ++r00)
+        for (int r01 = -2; r01 <= 2; ++r01)
+            for (int r10 = -2; r10 <= 2; ++r10)
+                for (int r11 = -2; r11 <= 2; ++r11) {
+                    const int det = r00 * r11 - r01 * r10;
+                    if (det != 1 && det != -1) continue;
+                    Eigen::Matrix3i R;
+                    R << r00, r01, 0, r10, r11, 0, 0, 0, 1;
+                    // Lengths and angles kept: R^T G R = G (cart = L^T f).
+                    const Eigen::Matrix3d Rd = R.cast<double>();
+                    const Eigen::Matrix3d D = Rd.transpose() * G * Rd - G;
+                    bool keeps = true;
+                    for (int i = 0; i < 3 && keeps; ++i)
+                        for (int j = 0; j < 3 && keeps; ++j) keeps = std::abs(D(i, j)) < symprec * (scale[i] + scale[j]);
+                    if (keeps) rotations.push_back(R);
+                }
+    const auto comp = slab.composition();
+    std::string rare = comp.begin()->first;
+    for (const auto& [sp, n] : comp)
+        if (n < comp.at(rare)) rare = sp;
+    std::size_t first = 0;
+    while (slab[first].species != rare) ++first;
+    for (const auto& R : rotations) {
+        const Eigen::Matrix3d Rd = R.cast<double>();
+        const std::size_t before = ops.size();
+        for (std::size_t j = 0; j < slab.size(); ++j) {
+            if (slab[j].species != rare) continue;
+            Eigen::Vector3d t = slab[j].frac - Rd * slab[first].frac;
+            if (std::abs(t[2] - std::round(t[2])) * lc >= symprec) continue;  // not at the same height
+            t[0] -= std::floor(t[0]);
+            t[1] -= std::floor(t[1]);
+            t[2] = 0;
+            const bool seen = std::any_of(ops.begin() + static_cast<std::ptrdiff_t>(before), ops.end(), [&](const auto& op) {
+                return inplane_distance(slab, op.second.template head<2>(), t.head<2>()) < symprec;
+            });
+            if (seen) continue;
+            bool maps = true;
+            for (std::size_t k = 0; k < slab.size() && maps; ++k) {
+                const Eigen::Vector3d f = Rd * slab[k].frac + t;
+                bool found = false;
+                for (std::size_t m = 0; m < slab.size() && !found; ++m)
+                    found = slab[m].species == slab[k].species && slab.minimum_image(slab[m].frac, f).norm() < symprec;
+                maps = found;
+            }
+            if (maps) ops.emplace_back(R, t);
+        }
+    }
+    return ops;
+}
+
 // Sites on the top face (+z) of `slab`.
 std::vector<AdsorptionSite> top_face_sites(const Structure& slab, const SiteSearch& search) {
     std::vector<double> z(slab.size());
@@ -155,17 +222,8 @@ std::vector<AdsorptionSite> top_face_sites(const Structure& slab, const SiteSear
 
     // Symmetry operations of the slab that keep the surface up (rotation leaves z alone).
     std::vector<std::pair<Eigen::Matrix3i, Eigen::Vector3d>> ops;
-    try {
-        const auto ds = analyze_symmetry(slab, search.symprec);
-        for (std::size_t k = 0; k < ds.rotations.size(); ++k) {
-            const auto& R = ds.rotations[k];
-            if (R(2, 2) == 1 && R(2, 0) == 0 && R(2, 1) == 0 && R(0, 2) == 0 && R(1, 2) == 0 &&
-                std::abs(ds.translations[k][2] - std::round(ds.translations[k][2])) < 1e-6)
-                ops.emplace_back(R, ds.translations[k]);
-        }
-    } catch (const Error&) {
-        // Without symmetry, sites are unique up to the cell's translations only.
-    }
+    ops = surface_operations(slab, search.symprec);
+    // Without symmetry (never: the identity always maps), sites are unique up to the cell's translations only.
     if (ops.empty()) ops.emplace_back(Eigen::Matrix3i::Identity(), Eigen::Vector3d::Zero());
 
     // Group sites by kind into symmetry orbits.

@@ -118,9 +118,11 @@ Eigen::Matrix3i pymatgen_slab_scale_factor(const Eigen::Matrix3d& lattice, const
     return M;
 }
 
-OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller_in, double symprec) {
+namespace {
+// oriented_cell and crystal_operations on a primitive cell found once by the caller: the
+// primitive search is the costliest step of both, and SlabGenerator needs both.
+OrientedCell oriented_cell_of(const Structure& bulk, const Structure& prim, const std::array<int, 3>& miller_in) {
     const auto miller = reduce_miller(miller_in);
-    const Structure prim = primitive_within(bulk, symprec);
     const Eigen::Matrix3d C = bulk.lattice(), P = prim.lattice();
     // Plane normal (reciprocal vector without 2π) from the user's indices in the input basis.
     const Eigen::Vector3d g = C.inverse() * miller_vector(miller);
@@ -201,13 +203,16 @@ OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& mill
     oc.cell = std::move(cell);
     return oc;
 }
+}  // namespace
 
-std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(const Structure& bulk, double symprec) {
-    if (!(symprec > 0)) throw InputError("slab", "symprec", "must be > 0 Å");
-    if (bulk.size() == 0) return {};
+OrientedCell oriented_cell(const Structure& bulk, const std::array<int, 3>& miller_in, double symprec) {
+    return oriented_cell_of(bulk, primitive_within(bulk, symprec), miller_in);
+}
+
+namespace {
+std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations_of(const Structure& prim, double symprec) {
     // Rotations: bases of lattice vectors with the metric of a reduced primitive basis (its
     // automorphisms have coefficients within ±2 of it), as pymatgen's Lattice.find_all_mappings.
-    const Structure prim = primitive_within(bulk, symprec);
     const Eigen::Matrix3d P = prim.lattice();
     const Eigen::Matrix3d Pt_inv = P.transpose().inverse();
     std::array<std::vector<Eigen::Vector3d>, 3> candidates;
@@ -268,6 +273,13 @@ std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(cons
         }
     }
     return ops;
+}
+}  // namespace
+
+std::vector<std::pair<Eigen::Matrix3d, Eigen::Vector3d>> crystal_operations(const Structure& bulk, double symprec) {
+    if (!(symprec > 0)) throw InputError("slab", "symprec", "must be > 0 Å");
+    if (bulk.size() == 0) return {};
+    return crystal_operations_of(primitive_within(bulk, symprec), symprec);
 }
 
 std::map<std::string, double> formal_charges(const Structure& bulk) {
@@ -378,7 +390,8 @@ SlabGenerator::SlabGenerator(const Structure& bulk, const SlabSpec& spec)
     if (!(bulk.pbc()[0] && bulk.pbc()[1] && bulk.pbc()[2]))
         throw InputError("slab", "bulk", "a slab is cut from a crystal periodic in 3 directions");
     bulk_name_ = bulk.title.empty() ? bulk.formula(true) : bulk.title;
-    oc_ = oriented_cell(bulk, miller_, spec.symprec);
+    const Structure prim = primitive_within(bulk, spec.symprec);  // once, for both steps below
+    oc_ = oriented_cell_of(bulk, prim, miller_);
     const double d = oc_.d_spacing;
     const auto& cell = oc_.cell;
 
@@ -427,7 +440,7 @@ SlabGenerator::SlabGenerator(const Structure& bulk, const SlabSpec& spec)
 
     // Bulk operations that map the normal onto ±itself act on heights as z -> ±z + n·w.
     const Eigen::Vector3d nrm = oc_.normal;
-    for (const auto& [W, w] : crystal_operations(bulk, spec.symprec)) {
+    for (const auto& [W, w] : crystal_operations_of(prim, spec.symprec)) {
         const Eigen::Vector3d wn = W * nrm;
         double sign = 0;
         if ((wn - nrm).norm() < 1e-3) sign = 1;

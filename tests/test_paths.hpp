@@ -1,8 +1,16 @@
 // Paths the tests need: the source tree, the shared fixtures, the built CLI, scratch folders.
 #pragma once
-#include <filesystem>
-#include <string>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace interphase::testing {
 inline std::filesystem::path source_dir() { return INTERPHASE_SOURCE_DIR; }
@@ -14,5 +22,47 @@ inline std::filesystem::path scratch(const std::string& name) {
     std::filesystem::remove_all(p);
     std::filesystem::create_directories(p);
     return p;
+}
+
+/// The whole file as a string ("" if it cannot be read).
+inline std::string slurp(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// Runs a shell command (fixed test text), returning its exit status and standard output.
+inline std::pair<int, std::string> run_command(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return {-1, out};
+    char buffer[4096];
+    std::size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// Runs the built CLI in `dir` with `args`, stdout and stderr into `dir/log`; returns the exit code.
+inline int run_cli(const std::filesystem::path& dir, const std::string& args, const std::string& log) {
+    const std::string cmd = "cd '" + dir.string() + "' && '" + cli().string() + "' " + args + " > '" + log + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct CliResult {
+    int exit_code;
+    std::string out, err;
+};
+
+/// Runs the built CLI in `dir` with arguments (test-controlled strings, single-quoted for the
+/// shell); stdout and stderr are kept in dir/out.txt and dir/err.txt and returned.
+inline CliResult cli_in(const std::filesystem::path& dir, const std::vector<std::string>& args) {
+    std::string cmd = "cd '" + dir.string() + "' && '" + cli().string() + "'";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " > out.txt 2> err.txt";
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"), slurp(dir / "err.txt")};
 }
 }  // namespace interphase::testing

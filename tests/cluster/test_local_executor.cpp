@@ -23,14 +23,10 @@ using namespace interphase::cluster;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using interphase::testing::slurp;
+
 namespace {
 
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 Job program_job(const std::string& id, std::vector<std::string> argv, const fs::path& workdir) {
     Job job;

@@ -20,6 +20,8 @@
 using namespace interphase::engine::h5;
 namespace fs = std::filesystem;
 
+using interphase::testing::slurp;
+
 namespace {
 
 const std::vector<double> energies = {-1.5, 0.25, 3.0};
@@ -50,12 +52,6 @@ void fill_example(File& file) {
     file.create_group("slabs");
 }
 
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 /// Runs a shell command with fixed text (test-only), returning its stdout and exit status.
 std::pair<std::string, int> run(const std::string& command) {

@@ -277,3 +277,59 @@ TEST_CASE("statements survive reset and rebinding") {
     REQUIRE(moved.step());
     CHECK(moved.column_text(0) == "task-1");
 }
+
+TEST_CASE("cached statements: prepared once, reset and unbound after each use, re-entrant") {
+    auto dir = interphase::testing::scratch("sqlite-cached");
+    Database db(dir / "store.db");
+    db.exec("CREATE TABLE energies(task TEXT PRIMARY KEY, e REAL)");
+    sqlite3_stmt* first = nullptr;
+    for (int i = 0; i < 10; ++i) {
+        auto insert = db.cached("INSERT INTO energies VALUES (?1, ?2)");
+        if (i == 0) first = insert->handle();
+        CHECK(insert->handle() == first);  // the same prepared statement every time
+        insert->bind(1, "task-" + std::to_string(i));
+        insert->bind(2, 0.5 * i);
+        CHECK_FALSE(insert->step());
+    }
+    CHECK(count_rows(db, "energies") == 10);
+    {
+        // A SELECT left mid-result: the lease resets it, so a writer on another connection
+        // can checkpoint, and the next lease starts from the first row with no old bindings.
+        auto q = db.cached("SELECT task FROM energies WHERE e >= ?1 ORDER BY e");
+        q->bind(1, 2.0);
+        REQUIRE(q->step());
+        CHECK(q->column_text(0) == "task-4");
+        // Asking for it again while the lease is alive gives a private statement.
+        auto again = db.cached("SELECT task FROM energies WHERE e >= ?1 ORDER BY e");
+        CHECK(again->handle() != q->handle());
+        again->bind(1, 4.0);
+        REQUIRE(again->step());
+        CHECK(again->column_text(0) == "task-8");
+    }
+    auto q = db.cached("SELECT task FROM energies WHERE e >= ?1 ORDER BY e");
+    CHECK_FALSE(q->step());  // bindings were cleared: NULL matches nothing
+    CHECK_THROWS_AS(db.cached("SELEC 1"), interphase::StorageError);
+}
+
+TEST_CASE("a savepoint undoes only its own part of the enclosing transaction") {
+    auto dir = interphase::testing::scratch("sqlite-savepoint");
+    Database db(dir / "store.db");
+    db.exec("CREATE TABLE t(x INTEGER)");
+    CHECK_THROWS_AS(Savepoint{db}, interphase::StorageError);  // needs an open transaction
+    Transaction tx(db);
+    db.exec("INSERT INTO t VALUES (1)");
+    {
+        Savepoint kept(db);
+        db.exec("INSERT INTO t VALUES (2)");
+        kept.release();
+    }
+    try {
+        Savepoint sp(db);
+        db.exec("INSERT INTO t VALUES (3)");
+        throw std::runtime_error("halfway");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(db.in_transaction());
+    tx.commit();
+    CHECK(count_rows(db, "t") == 2);
+}

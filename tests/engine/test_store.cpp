@@ -60,3 +60,26 @@ TEST_CASE("failures and blocked dependents are recorded with their reason") {
     CHECK(tasks[1].state == state::kBlocked);
     CHECK_FALSE(store.output_of("bulk/Al").has_value());
 }
+
+TEST_CASE("a batch commits its state changes together; until then another reader sees none") {
+    const auto dir = interphase::testing::scratch("store-batch");
+    RunStore store(dir);
+    store.sync(two_tasks());
+    store.begin_batch();
+    CHECK(store.in_batch());
+    store.mark_running("bulk/Al", "h1");
+    store.mark_done("bulk/Al", "h1", {{"x", 1}}, 0.5, false);
+    store.add_tasks({{"Al(111)/sites", kinds::kFindSites, {}, {{"slab", "Al(111)/slab"}}}});
+    {
+        RunStore reader(dir);  // another connection, as after a crash: the batch is invisible
+        CHECK(reader.task("bulk/Al")->state == state::kPending);
+        CHECK(reader.executions("bulk/Al") == 0);
+        CHECK_FALSE(reader.task("Al(111)/sites").has_value());
+    }
+    store.commit_batch();
+    CHECK_FALSE(store.in_batch());
+    RunStore reader(dir);
+    CHECK(reader.task("bulk/Al")->state == state::kDone);
+    CHECK(reader.completed_executions("bulk/Al") == 1);
+    CHECK(reader.task("Al(111)/sites").has_value());
+}

@@ -22,22 +22,14 @@
 namespace fs = std::filesystem;
 using namespace interphase;
 
+using interphase::testing::slurp;
+using interphase::testing::run_cli;
+
 namespace {
 
 bool have_cp2k() { return std::system("command -v cp2k.psmp > /dev/null 2>&1") == 0; }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
-int run_cli(const fs::path& dir, const std::string& args, const std::string& log) {
-    const std::string cmd = "cd '" + dir.string() + "' && '" + testing::cli().string() + "' " + args + " > " + log + " 2>&1";
-    const int status = std::system(cmd.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // The final total energy CP2K printed, in eV — read here with a plain regex, independently
 // of the plugin's parser.

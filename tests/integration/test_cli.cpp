@@ -13,27 +13,10 @@
 namespace fs = std::filesystem;
 using namespace interphase;
 
+using interphase::testing::CliResult;
+using interphase::testing::slurp;
+
 namespace {
-struct CliResult {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Runs the CLI with arguments (test-controlled strings, single-quoted for the shell).
-CliResult cli(const fs::path& dir, const std::vector<std::string>& args) {
-    std::string cmd = "cd '" + dir.string() + "' && '" + testing::cli().string() + "'";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " > out.txt 2> err.txt";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"), slurp(dir / "err.txt")};
-}
 
 std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -56,13 +39,13 @@ hosts:
 
 TEST_CASE("--version and --help on every command") {
     const auto dir = testing::scratch("cli-help");
-    auto r = cli(dir, {"--version"});
+    auto r = testing::cli_in(dir, {"--version"});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("interphase 0.") != std::string::npos);
     for (std::vector<std::string> c : std::vector<std::vector<std::string>>{
              {"--help"}, {"run", "--help"}, {"status", "--help"}, {"results", "--help"}, {"build", "bulk", "--help"},
              {"build", "slab", "--help"}, {"resume", "--help"}, {"graph", "--help"}}) {
-        r = cli(dir, c);
+        r = testing::cli_in(dir, c);
         CHECK_MESSAGE(r.exit_code == 0, c.front());
         CHECK(r.out.find("Usage") != std::string::npos);
     }
@@ -70,16 +53,16 @@ TEST_CASE("--version and --help on every command") {
 
 TEST_CASE("build bulk and build slab write files in the format of the extension") {
     const auto dir = testing::scratch("cli-build");
-    auto r = cli(dir, {"build", "bulk", "Li2S", "-o", "li2s.cif"});
+    auto r = testing::cli_in(dir, {"build", "bulk", "Li2S", "-o", "li2s.cif"});
     REQUIRE(r.exit_code == 0);
     CHECK(structures::read_structure(dir / "li2s.cif").size() == 12);
-    r = cli(dir, {"build", "slab", "Al", "--miller", "1,1,1", "--layers", "4", "--supercell", "2,2", "--fix-bottom-layers",
+    r = testing::cli_in(dir, {"build", "slab", "Al", "--miller", "1,1,1", "--layers", "4", "--supercell", "2,2", "--fix-bottom-layers",
                   "2", "-o", "POSCAR"});
     REQUIRE(r.exit_code == 0);
     const auto slab = structures::read_structure(dir / "POSCAR");
     CHECK(slab.size() == 16);
     CHECK(std::count_if(slab.atoms().begin(), slab.atoms().end(), [](const auto& a) { return a.fixed; }) == 8);
-    r = cli(dir, {"build", "slab", "li2s.cif", "--miller", "111", "--layers", "2", "-o", "slab.xyz"});
+    r = testing::cli_in(dir, {"build", "slab", "li2s.cif", "--miller", "111", "--layers", "2", "-o", "slab.xyz"});
     REQUIRE(r.exit_code == 0);
     CHECK(structures::read_structure(dir / "slab.xyz").formula() == "Li4S2");
     if (std::system("/usr/bin/python3 -c 'import ase' 2>/dev/null") == 0) {
@@ -125,7 +108,7 @@ TEST_CASE("bad input: one line, names the file and line or field, non-zero exit,
     for (const auto& c : cases) {
         CAPTURE(c.name);
         if (!c.file.empty()) std::ofstream(dir / c.file) << c.content;
-        const auto r = cli(dir, c.args);
+        const auto r = testing::cli_in(dir, c.args);
         CHECK(r.exit_code != 0);
         CHECK(r.exit_code != 70);  // never an internal error
         CHECK(lines(r.err) == 1);

@@ -21,6 +21,8 @@
 using namespace interphase;
 using namespace interphase::plugins;
 
+using interphase::testing::slurp;
+
 namespace {
 
 constexpr int kCores = 2;
@@ -37,12 +39,6 @@ bool cp2k_installed() {
     }
 }
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::unique_ptr<Calculator> make(const nlohmann::json& config = nlohmann::json::object()) {
     return CalculatorRegistry::instance().create("cp2k", config, "test_cp2k_plugin");

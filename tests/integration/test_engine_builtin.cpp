@@ -23,20 +23,12 @@
 namespace fs = std::filesystem;
 using namespace interphase;
 
+using interphase::testing::slurp;
+using interphase::testing::run_cli;
+
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
-int run_cli(const fs::path& dir, const std::string& args, const std::string& log) {
-    const std::string cmd = "cd '" + dir.string() + "' && '" + testing::cli().string() + "' " + args + " > " + log + " 2>&1";
-    const int status = std::system(cmd.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 bool have_h5py() { return std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0; }
 bool have_ase() { return std::system("/usr/bin/python3 -c 'import ase.calculators.emt' 2>/dev/null") == 0; }

@@ -24,15 +24,10 @@ using namespace interphase::plugins;
 namespace cp2k = interphase::plugins::cp2k;
 using Reason = CalculationError::Reason;
 
+using interphase::testing::slurp;
+
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot read " << p);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::filesystem::path fixture(const std::string& name) { return testing::fixtures_dir() / "cp2k" / name; }
 std::filesystem::path data(const std::string& name) { return testing::source_dir() / "tests/plugins/data" / name; }

@@ -26,14 +26,10 @@ namespace fs = std::filesystem;
 using namespace interphase;
 using namespace interphase::structures;
 
+using interphase::testing::slurp;
+
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 int run_shell(const std::string& cmd) {
     const int status = std::system(cmd.c_str());

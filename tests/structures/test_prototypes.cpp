@@ -255,3 +255,13 @@ TEST_CASE("bad prototype data: occupancies, NaN and huge numbers are InputErrors
         CHECK(std::string(e.what()).find("supercell") != std::string::npos);
     }
 }
+
+TEST_CASE("P2S5 (P4S10) is not shipped: the error says how to supply the experimental structure") {
+    for (const std::string name : {"P2S5", "p4s10"}) {
+        CAPTURE(name);
+        CHECK_THROWS_WITH_AS(prototype(name), doctest::Contains("must come from a CIF"), InputError);
+        CHECK(not_shipped_reason(name).has_value());
+    }
+    CHECK_FALSE(not_shipped_reason("Li2S").has_value());
+    CHECK_THROWS_WITH_AS(prototype("Li2Sx"), doctest::Contains("did you mean 'Li2S'"), InputError);
+}

@@ -1,0 +1,172 @@
+// The MPI pilot under a real `mpirun` (OpenMPI from Debian), label "mpi": a builtin (EMT)
+// workflow run by `mpirun -np 1|2|3 interphase worker` gives the local executor's results, its
+// calculations ran on the worker ranks (RUN_DIR/mpi/journal.tsv), and a worker rank killed with
+// SIGKILL in the middle of a job is noticed by its missing heartbeats; its job goes to another
+// rank and the run completes. Runs as root too (OMPI_ALLOW_RUN_AS_ROOT*, --oversubscribe).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "test_paths.hpp"
+
+namespace fs = std::filesystem;
+using namespace interphase;
+using interphase::testing::run_cli;
+using interphase::testing::slurp;
+
+namespace {
+
+const fs::path kWorkflow = fs::path("tests/cluster/mpi/data/emt_pilot.yaml");
+
+std::string mpiexec() {
+    const char* e = std::getenv("INTERPHASE_MPIEXEC");
+    return e && *e ? e : "mpirun";
+}
+
+// `mpirun -np N interphase worker ARGS` in `dir` (as a shell command line; test-controlled text).
+std::string pilot_command(const fs::path& dir, int np, const std::string& args, const std::string& env = "") {
+    // --enable-recovery: OpenMPI 4.1 otherwise ends the whole job when one rank dies (docs/executors.md).
+    return fmt::format("cd '{}' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 {} '{}' --oversubscribe "
+                       "--enable-recovery -np {} '{}' worker {}",
+                       dir.string(), env, mpiexec(), np, testing::cli().string(), args);
+}
+
+int run_pilot(const fs::path& dir, int np, const std::string& args, const std::string& log) {
+    const std::string cmd = pilot_command(dir, np, args) + " > '" + log + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The science part of `interphase results --json` (provenance differs between runs by design).
+nlohmann::json science(const fs::path& dir, const std::string& run) {
+    REQUIRE(run_cli(dir, "results " + run + " --json", run + ".json") == 0);
+    auto j = nlohmann::json::parse(slurp(dir / (run + ".json")));
+    return {{"binding_energies", j["binding_energies"]}, {"pairs", j["pairs"]}};
+}
+
+struct JournalLine {
+    std::string event, task;
+    int rank = -1;
+    long pid = 0;
+};
+
+std::vector<JournalLine> journal(const fs::path& run_dir) {
+    std::vector<JournalLine> out;
+    std::istringstream in(slurp(run_dir / "mpi" / "journal.tsv"));
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> f;
+        std::istringstream cols(line);
+        for (std::string c; std::getline(cols, c, '\t');) f.push_back(c);
+        if (f.size() < 6) continue;
+        out.push_back({f[1], f[2], std::stoi(f[3]), std::stol(f[5])});
+    }
+    return out;
+}
+
+// Tasks finished per rank, from the journal.
+std::map<int, int> done_per_rank(const fs::path& run_dir) {
+    std::map<int, int> n;
+    for (const auto& l : journal(run_dir))
+        if (l.event == "done") ++n[l.rank];
+    return n;
+}
+
+fs::path prepare(const std::string& name) {
+    const auto dir = testing::scratch(name);
+    fs::copy_file(testing::source_dir() / kWorkflow, dir / "wf.yaml");
+    return dir;
+}
+
+}  // namespace
+
+TEST_CASE("mpirun -np 1, 2 and 3: the local executor's results, computed on the worker ranks") {
+    const auto dir = prepare("mpi-pilot");
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir local --quiet", "local.log") == 0);
+    const auto expected = science(dir, "local");
+    REQUIRE(expected["binding_energies"].size() == 4);
+
+    for (int np : {1, 2, 3}) {
+        CAPTURE(np);
+        const std::string run = fmt::format("np{}", np);
+        const int rc = run_pilot(dir, np, run + " --workflow wf.yaml", run + ".log");
+        INFO(slurp(dir / (run + ".log")));
+        REQUIRE(rc == 0);
+        CHECK(science(dir, run) == expected);
+        const auto done = done_per_rank(dir / run);
+        int total = 0;
+        for (const auto& [rank, n] : done) total += n;
+        CHECK(total >= 20);  // every calculation went through the pilot
+        if (np == 1) {
+            CHECK(done.size() == 1);
+            CHECK(done.count(0) == 1);  // a lone rank runs its jobs itself
+        } else {
+            CHECK(done.count(0) == 0);  // rank 0 only schedules
+            for (int r = 1; r < np; ++r) CHECK(done.count(r) == 1);
+        }
+    }
+}
+
+TEST_CASE("a worker rank killed with SIGKILL mid-job: noticed, its job reassigned, the run completes") {
+    const auto dir = prepare("mpi-pilot-kill");
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir local --quiet", "local.log") == 0);
+    const auto expected = science(dir, "local");
+
+    // Each job waits 300 ms on its worker first (INTERPHASE_PILOT_JOB_DELAY_MS), so a kill lands mid-job.
+    const std::string cmd =
+        pilot_command(dir, 3, "run --workflow wf.yaml --heartbeat-interval 0.2 --heartbeat-timeout 2",
+                      "INTERPHASE_PILOT_JOB_DELAY_MS=300") +
+        " > pilot.log 2>&1";
+    const pid_t shell = ::fork();
+    REQUIRE(shell >= 0);
+    if (shell == 0) {
+        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    // Wait until rank 2 has said hello and has started a job, then kill it.
+    long victim = 0;
+    std::string victim_task;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (victim_task.empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        for (const auto& l : journal(dir / "run")) {
+            if (l.rank != 2) continue;
+            if (l.event == "hello") victim = l.pid;
+            if (l.event == "start" && victim > 0) victim_task = l.task;
+        }
+    }
+    REQUIRE(victim > 0);
+    REQUIRE(!victim_task.empty());
+    REQUIRE(::kill(static_cast<pid_t>(victim), SIGKILL) == 0);
+
+    int status = 0;
+    REQUIRE(::waitpid(shell, &status, 0) == shell);
+    INFO(slurp(dir / "pilot.log"));
+    INFO(slurp(dir / "run" / "mpi" / "journal.tsv"));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+
+    std::set<std::string> lost, reassigned;
+    std::string reassigned_to;
+    for (const auto& l : journal(dir / "run")) {
+        if (l.event == "lost" && l.rank == 2) lost.insert(l.task);
+        if (l.event == "reassign") reassigned.insert(l.task), reassigned_to += std::to_string(l.rank);
+    }
+    REQUIRE(lost.size() == 1);
+    const std::string task = *lost.begin();
+    CHECK(task != "-");
+    CHECK(reassigned.count(task) == 1);
+    CHECK(reassigned_to == "1");
+    // After the loss, only rank 1 finished jobs, and the run's results are the local ones.
+    CHECK(science(dir, "run") == expected);
+    const auto done = done_per_rank(dir / "run");
+    CHECK(done.at(1) > 0);
+}

@@ -1,0 +1,145 @@
+// The Slurm executor's parts that need no Slurm: cluster profiles (FILE:LINE: field errors),
+// launch templates, the state mapping, squeue parsing, and the generated batch script, which is
+// run here with bash and a fake SLURM_ARRAY_TASK_ID to prove that awkward arguments arrive intact.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "cluster/profile.hpp"
+#include "cluster/slurm_executor.hpp"
+#include "common/errors.hpp"
+#include "test_paths.hpp"
+
+namespace fs = std::filesystem;
+using namespace interphase;
+using namespace interphase::cluster;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+    try {
+        parse_cluster_profile(yaml, "p.yaml");
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("a cluster profile is read with every field") {
+    const auto p = parse_cluster_profile(R"(
+scheduler: slurm
+partition: compute
+account: chem123
+qos: normal
+constraint: skylake
+time: "02:00:00"
+memory_per_cpu: 2G
+cores_per_task: 4
+setup: ["module load cp2k/2024.1"]
+environment: {OMP_NUM_THREADS: "1"}
+programs:
+  cp2k.psmp: {executable: /opt/cp2k/bin/cp2k.psmp, launch: "srun --cpu-bind=cores -n {cores} {executable} {args}"}
+  pw.x: /opt/qe/bin/pw.x
+sbatch_options: ["--exclusive"]
+max_queued_jobs: 100
+array_throttle: 20
+poll: {interval: 10, max_interval: 120, backoff: 2}
+max_resubmits: 2
+)",
+                                         "p.yaml");
+    CHECK(p.partition == "compute");
+    CHECK(p.account == "chem123");
+    CHECK(p.time == "02:00:00");
+    CHECK(p.cores_per_task == 4);
+    CHECK(p.setup.size() == 1);
+    CHECK(p.environment.at("OMP_NUM_THREADS") == "1");
+    CHECK(p.programs.at("pw.x").executable == "/opt/qe/bin/pw.x");
+    CHECK(p.max_queued_jobs == 100);
+    CHECK(p.poll_max_interval == 120);
+    CHECK(p.max_resubmits == 2);
+    // The launch template: the plugin's argv keeps its words, the executable is the profile's.
+    CHECK(p.launch_argv({"cp2k.psmp", "-i", "my input.inp"}, 8) ==
+          std::vector<std::string>{"srun", "--cpu-bind=cores", "-n", "8", "/opt/cp2k/bin/cp2k.psmp", "-i", "my input.inp"});
+    CHECK(p.launch_argv({"pw.x", "-in", "x"}, 2) == std::vector<std::string>{"/opt/qe/bin/pw.x", "-in", "x"});
+    CHECK(p.launch_argv({"other", "a"}, 2) == std::vector<std::string>{"other", "a"});
+}
+
+TEST_CASE("cluster profile errors name the file, the line and the field") {
+    CHECK(error_of("partition: debug\nmax_queued_jobs: lots\n").find("p.yaml:2: field 'max_queued_jobs'") != std::string::npos);
+    CHECK(error_of("partiton: debug\n").find("did you mean 'partition'") != std::string::npos);
+    CHECK(error_of("time: soon\n").find("field 'time'") != std::string::npos);
+    CHECK(error_of("scheduler: pbs\n").find("field 'scheduler'") != std::string::npos);
+    CHECK(error_of("poll: {interval: 10, max_interval: 5}\n").find("poll.max_interval") != std::string::npos);
+    CHECK(error_of("sbatch_options: [\"--array=0-3\"]\n").find("set by the executor") != std::string::npos);
+    CHECK(error_of("programs: {cp2k: {launch: \"srun {args}\"}}\n").find("{executable}") != std::string::npos);
+    CHECK(error_of("partition: [a, b]\n").find("p.yaml:1: field 'partition'") != std::string::npos);
+    CHECK(error_of("a: [\n").find("p.yaml:") != std::string::npos);
+}
+
+TEST_CASE("Slurm states map to outcomes") {
+    for (const char* s : {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "REQUEUED"})
+        CHECK(slurm_fate(s) == SlurmFate::Active);
+    CHECK(slurm_fate("COMPLETED") == SlurmFate::Ended);
+    CHECK(slurm_fate("FAILED") == SlurmFate::Ended);
+    CHECK(slurm_fate("NODE_FAIL") == SlurmFate::Resubmit);
+    CHECK(slurm_fate("PREEMPTED") == SlurmFate::Resubmit);
+    for (const char* s : {"CANCELLED", "CANCELLED by 0", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
+        CHECK(slurm_fate(s) == SlurmFate::Error);
+
+    CHECK(slurm_outcome("t", "5_1", "COMPLETED", "None", 0).succeeded());
+    CHECK(slurm_outcome("t", "5_1", "FAILED", "NonZeroExitCode", 3).exit_code == 3);
+    CHECK(slurm_outcome("t", "5_1", "FAILED", "", 137).signal == 9);
+    const auto cancelled = slurm_outcome("t", "5_1", "CANCELLED", "None", std::nullopt);
+    CHECK(cancelled.signal == SIGKILL);  // retried as "killed" by the workflow's retry policy
+    CHECK(cancelled.describe().find("CANCELLED outside interphase") != std::string::npos);
+    CHECK(slurm_outcome("t", "5_1", "TIMEOUT", "", std::nullopt).describe().find("time limit") != std::string::npos);
+    CHECK(slurm_outcome("t", "5_1", "OUT_OF_MEMORY", "", std::nullopt).describe().find("memory_per_cpu") != std::string::npos);
+    CHECK(!slurm_outcome("t", "5_1", "BOOT_FAIL", "", std::nullopt).succeeded());
+}
+
+TEST_CASE("squeue lines are parsed") {
+    const auto rows = parse_squeue("12_0|COMPLETED|None|interphase:x:0\n12_1|PENDING|BeginTime|interphase:x:0\n\n13|RUNNING|None|\n");
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].job == "12_0");
+    CHECK(rows[1].reason == "BeginTime");
+    CHECK(rows[1].comment == "interphase:x:0");
+    CHECK(rows[2].comment.empty());
+    CHECK(encode_field("") == "-");
+    CHECK(encode_field("a b'c\n-") == "a%20b%27c%0A%2D");
+}
+
+TEST_CASE("the batch script runs the right task with its arguments intact") {
+    const auto dir = testing::scratch("slurm-script");
+    auto profile = parse_cluster_profile("partition: debug\nenvironment: {GREETING: \"hello 'world'\"}\n", "p.yaml");
+    SlurmExecutor ex(profile, dir / "state", "ip-test");
+    std::vector<Job> jobs(2);
+    for (int i = 0; i < 2; ++i) {
+        jobs[i].id = "task" + std::to_string(i);
+        jobs[i].workdir = dir / ("work dir " + std::to_string(i));
+        fs::create_directories(jobs[i].workdir);
+        jobs[i].stdout_path = "out.txt";
+        jobs[i].stderr_path = "err.txt";
+    }
+    jobs[0].argv = {"/bin/sh", "-c", "echo \"$1|$2|$GREETING|$EXTRA\"", "sh", "it's $HOME", ""};
+    jobs[0].environment["EXTRA"] = "x;y";
+    jobs[1].argv = {"/bin/sh", "-c", "exit 3"};
+    const fs::path table = dir / "table";
+    {
+        std::ofstream t(table);
+        for (const auto& j : jobs) t << ex.table_line(j) << "\n";
+        std::ofstream(dir / "job.sh") << ex.batch_script(0, 2, 1, table);
+    }
+    const auto script = testing::slurp(dir / "job.sh");
+    CHECK(script.find("#SBATCH --partition=debug") != std::string::npos);
+    for (int i = 0; i < 2; ++i) {
+        const std::string cmd = "cd '" + dir.string() + "' && SLURM_ARRAY_JOB_ID=77 SLURM_ARRAY_TASK_ID=" +
+                                std::to_string(i) + " bash job.sh > /dev/null 2>&1";
+        const int status = std::system(cmd.c_str());
+        CHECK(WEXITSTATUS(status) == (i == 0 ? 0 : 3));
+    }
+    CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "it's $HOME||hello 'world'|x;y\n");
+    CHECK(testing::slurp(jobs[0].workdir / ".slurm-exit") == "77_0 0\n");
+    CHECK(testing::slurp(jobs[1].workdir / ".slurm-exit") == "77_1 3\n");
+}
