@@ -45,17 +45,21 @@ int cluster_check(const std::string& profile_file, const std::string& run_dir) {
     };
     std::cout << fmt::format("cluster profile {} (scheduler {})\n", profile_file, p.scheduler);
 
-    // The scheduler answers, and the partition exists.
-    const auto sinfo = cluster::run_command({"sinfo", "-h", "-o", "%P %a %D %T"});
-    report(sinfo.status == 0, sinfo.status == 0 ? "sinfo answers" : "sinfo: " + text::trim(sinfo.err.empty() ? "not found on PATH" : sinfo.err));
+    // The scheduler answers, and the partition exists (Slurm; PBS and LSF: their commands are found).
+    const auto sinfo = p.scheduler == "slurm" ? cluster::run_command({"sinfo", "-h", "-o", "%P %a %D %T"}) : cluster::CommandResult{};
+    if (p.scheduler == "slurm")
+        report(sinfo.status == 0, sinfo.status == 0 ? "sinfo answers" : "sinfo: " + text::trim(sinfo.err.empty() ? "not found on PATH" : sinfo.err));
     if (sinfo.status == 0 && !p.partition.empty()) {
         bool found = false;
         for (const auto& line : text::split_ws(sinfo.out))
             if (line == p.partition || line == p.partition + "*") found = true;
         report(found, fmt::format("partition '{}' exists", p.partition));
     }
-    for (const char* cmd : {"sbatch", "squeue", "scontrol", "scancel"})
-        report(on_path(cmd).has_value(), fmt::format("{} on PATH", cmd));
+    const std::vector<std::string> commands =
+        p.scheduler == "pbs"   ? std::vector<std::string>{"qsub", "qstat", "qdel"}
+        : p.scheduler == "lsf" ? std::vector<std::string>{"bsub", "bjobs", "bkill"}
+                               : std::vector<std::string>{"sbatch", "squeue", "scontrol", "scancel"};
+    for (const auto& cmd : commands) report(on_path(cmd).has_value(), fmt::format("{} on PATH", cmd));
 
     // Programs: found here (the login node usually sees the compute nodes' software tree).
     for (const auto& [name, prog] : p.programs) {

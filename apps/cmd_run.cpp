@@ -90,7 +90,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     run->add_flag("--quiet", o->quiet, "No progress lines");
     run->add_option("--cache", o->cache, "Result cache shared across runs (SQLite file; default: the workflow's "
                                          "`cache:`, else $INTERPHASE_CACHE)");
-    run->add_option("--executor", o->executor, "Where calculations run: local (default) or slurm (docs/cluster.md)");
+    run->add_option("--executor", o->executor, "Where calculations run: local (default), slurm, pbs, lsf or mpi (docs/cluster.md)");
     run->add_option("--cluster-profile", o->cluster_profile, "Cluster profile YAML of a batch executor (docs/cluster.md)");
     commands.push_back({run, [o] {
         const auto spec = engine::load_workflow(o->workflow_file);

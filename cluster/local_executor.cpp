@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/unique_fd.hpp"
 #include "common/errors.hpp"
 
 extern char** environ;  // NOLINT: POSIX declares it only under some feature macros
@@ -100,29 +101,6 @@ void ChildProcess::kill_and_reap() noexcept {
 // Helpers around the POSIX calls, each owning what it creates.
 
 namespace {
-
-class UniqueFd {
-public:
-    explicit UniqueFd(int fd = -1) noexcept : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
-    int get() const noexcept { return fd_; }
-    void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-private:
-    int fd_;
-};
 
 class SpawnFileActions {
 public:

@@ -13,6 +13,9 @@
 #include <deque>
 #include <fstream>
 #include <list>
+// The C API only: the deprecated C++ bindings would need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -92,6 +95,9 @@ void check(int rc, const char* what) {
 
 // Message tags of the pilot protocol (docs/executors.md).
 enum Tag : int { kJob = 101, kDone, kHeartbeat, kHello, kCancel, kStop };
+
+// The longest sleep of an idle polling loop: the latency a job or an outcome can wait for.
+constexpr std::chrono::milliseconds kMaxPause{4};
 
 // Owns MPI_Init_thread/MPI_Finalize. FUNNELED: only the thread that built it calls MPI; builtin
 // calculations run on another thread of a worker, which never touches MPI.
@@ -410,7 +416,10 @@ Pilot::Pilot(PilotOptions options) : impl_(std::make_unique<Impl>(std::move(opti
     auto& d = *impl_;
     if (d.env.rank() != 0) return;
     d.cores = std::max(1, d.opt.cores_per_rank);
-    for (int r = 1; r < d.env.size(); ++r) d.workers.push_back({r});
+    for (int r = 1; r < d.env.size(); ++r) {
+        d.workers.emplace_back();
+        d.workers.back().rank = r;
+    }
     if (d.env.size() == 1) d.self = std::make_unique<JobSlot>(d.opt, 0, d.host);
     // Tell the workers who the engine is, so they can stop if it dies (same host only).
     const std::string hello = json{{"host", d.host}, {"pid", static_cast<long>(::getpid())}}.dump();
@@ -483,7 +492,7 @@ void Pilot::serve() {
             }
         }
         d.sweep();
-        pause = active ? std::chrono::milliseconds(1) : std::min(pause * 2, std::chrono::milliseconds(20));
+        pause = active ? std::chrono::milliseconds(1) : std::min(pause * 2, kMaxPause);
         std::this_thread::sleep_for(pause);
     }
     const auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -527,7 +536,7 @@ public:
             d_.pump();
             if (!d_.ready.empty() || running() == 0 || Clock::now() >= deadline) break;
             std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - Clock::now()));
-            pause = std::min(pause * 2, std::chrono::milliseconds(20));
+            pause = std::min(pause * 2, kMaxPause);
         }
         return std::exchange(d_.ready, {});
     }
@@ -569,15 +578,19 @@ std::unique_ptr<Executor> Pilot::executor(int cores, const fs::path& journal_dir
 
 #endif  // INTERPHASE_HAVE_MPI
 
-std::unique_ptr<Executor> make_mpi_pilot_executor(int cores, const fs::path& journal_dir) {
-    Pilot* pilot = Pilot::current();
-    if (!pilot)
+void require_mpi_pilot() {
+    if (!Pilot::current())
         throw InputError("--executor", "executor",
                          mpi_available() ? "executor 'mpi' runs inside the MPI pilot: `mpirun -np N interphase worker RUN_DIR "
-                                           "--workflow WF` (docs/executors.md, \"MPI pilot\")"
+                                           "--workflow WF` (docs/executors.md, \"The MPI pilot\"); without MPI, continue such a run with "
+                                           "`interphase resume RUN_DIR --executor local`"
                                          : "executor 'mpi' needs an interphase built with MPI (find_package(MPI) found "
                                            "none; install libopenmpi-dev and rebuild)");
-    return pilot->executor(cores, journal_dir);
+}
+
+std::unique_ptr<Executor> make_mpi_pilot_executor(int cores, const fs::path& journal_dir) {
+    require_mpi_pilot();
+    return Pilot::current()->executor(cores, journal_dir);
 }
 
 }  // namespace interphase::cluster

@@ -78,6 +78,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// Throws InputError unless this process is rank 0 of `interphase worker` (checked before a run
+/// folder is touched, so `interphase run --executor mpi` outside mpirun changes nothing).
+void require_mpi_pilot();
+
 /// The registry's "mpi" executor: Pilot::current()->executor(cores, journal_dir); throws
 /// InputError when this process is not rank 0 of `interphase worker` (or has no MPI).
 std::unique_ptr<Executor> make_mpi_pilot_executor(int cores, const std::filesystem::path& journal_dir);

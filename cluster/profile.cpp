@@ -10,30 +10,16 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
+#include "common/yaml_reader.hpp"
 
 namespace interphase::cluster {
 
 namespace {
 
-// Reads YAML nodes with FILE:LINE in every error (as the workflow reader does).
-class Reader {
+// Reads profile YAML nodes with FILE:LINE in every error.
+class Reader : public yaml::Reader {
 public:
-    explicit Reader(std::string file) : file_(std::move(file)) {}
-    std::string where(const YAML::Node& n) const {
-        const auto m = n.Mark();
-        return m.line >= 0 ? fmt::format("{}:{}", file_, m.line + 1) : file_;
-    }
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
-        throw InputError(where(n), field, msg);
-    }
-    void only_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) const {
-        if (!map.IsMap()) fail(map, path, "must be a mapping");
-        for (const auto& kv : map) {
-            const auto key = kv.first.as<std::string>();
-            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-                fail(kv.first, path.empty() ? key : path + "." + key, text::unknown_name_message("key", key, allowed));
-        }
-    }
+    using yaml::Reader::Reader;
     std::string str(const YAML::Node& n, const std::string& field) const {
         if (!n.IsScalar()) fail(n, field, "expected a string");
         const std::string s = n.Scalar();
@@ -68,9 +54,6 @@ public:
         for (std::size_t i = 0; i < n.size(); ++i) out.push_back(str(n[i], fmt::format("{}[{}]", field, i)));
         return out;
     }
-
-private:
-    std::string file_;
 };
 
 }  // namespace
@@ -114,12 +97,12 @@ ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::st
     r.only_keys(root, "",
                 {"scheduler", "partition", "account", "qos", "constraint", "time", "memory_per_cpu", "cores_per_task",
                  "setup", "environment", "programs", "sbatch_options", "max_queued_jobs", "array_throttle", "poll",
-                 "max_resubmits", "interphase"});
+                 "max_resubmits", "interphase", "queue", "project", "pbs_flavor", "arrays"});
     ClusterProfile p;
     p.source = source;
     if (auto n = root["scheduler"]) {
         p.scheduler = r.word(n, "scheduler");
-        const std::vector<std::string> known{"slurm"};
+        const std::vector<std::string> known{"slurm", "pbs", "lsf"};
         if (std::find(known.begin(), known.end(), p.scheduler) == known.end())
             r.fail(n, "scheduler", text::unknown_name_message("scheduler", p.scheduler, known));
     }
@@ -127,6 +110,18 @@ ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::st
     if (auto n = root["account"]) p.account = r.word(n, "account");
     if (auto n = root["qos"]) p.qos = r.word(n, "qos");
     if (auto n = root["constraint"]) p.constraint = r.word(n, "constraint");
+    if (auto n = root["queue"]) p.queue = r.word(n, "queue");
+    if (auto n = root["project"]) p.project = r.word(n, "project");
+    if (auto n = root["pbs_flavor"]) {
+        p.pbs_flavor = r.word(n, "pbs_flavor");
+        if (p.pbs_flavor != "pro" && p.pbs_flavor != "torque")
+            r.fail(n, "pbs_flavor", fmt::format("expected pro or torque, got '{}'", p.pbs_flavor));
+    }
+    if (auto n = root["arrays"]) {
+        const auto v = r.word(n, "arrays");
+        if (v != "true" && v != "false") r.fail(n, "arrays", fmt::format("expected true or false, got '{}'", v));
+        p.arrays = v == "true";
+    }
     if (auto n = root["time"]) {
         p.time = r.word(n, "time");
         static const std::regex kTime(R"(^(\d+-)?\d{1,3}(:\d{2}){0,2}$)");

@@ -23,8 +23,12 @@ struct ProgramProfile {
 
 struct ClusterProfile {
     std::string source;                     ///< file the profile came from (for messages)
-    std::string scheduler = "slurm";
-    std::string partition, account, qos, constraint;
+    std::string scheduler = "slurm";        ///< slurm, pbs or lsf
+    std::string partition, account, qos, constraint;  ///< account: Slurm --account, PBS -A
+    std::string queue;                      ///< PBS -q, LSF -q
+    std::string project;                    ///< PBS Pro -P, LSF -P
+    std::string pbs_flavor = "pro";         ///< "pro" (PBS Professional / OpenPBS: -J, PBS_ARRAY_INDEX) or "torque" (-t, PBS_ARRAYID)
+    bool arrays = true;                     ///< false: one submission per job (for comparison; bench/cluster)
     std::string time = "01:00:00";          ///< --time of every job ([D-]HH:MM:SS)
     std::string memory_per_cpu;             ///< --mem-per-cpu, e.g. "2G"; empty = cluster default
     int cores_per_task = 1;                 ///< cores of a calculation when the workflow does not say

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include "cluster/local_executor.hpp"
+#include "cluster/lsf_executor.hpp"
 #include "cluster/mpi_pilot.hpp"
+#include "cluster/pbs_executor.hpp"
 #include "cluster/slurm_executor.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
@@ -17,6 +19,14 @@ ExecutorRegistry::ExecutorRegistry() {
     add({"slurm", "Slurm job arrays (sbatch, squeue, scancel) from a cluster profile", true,
          [](const ExecutorOptions& o) -> std::unique_ptr<Executor> {
              return std::make_unique<SlurmExecutor>(*o.profile, o.state_dir, o.job_name);
+         }});
+    add({"pbs", "PBS Pro/OpenPBS or Torque job arrays (qsub, qstat, qdel) from a cluster profile", true,
+         [](const ExecutorOptions& o) -> std::unique_ptr<Executor> {
+             return std::make_unique<PbsExecutor>(*o.profile, o.state_dir, o.job_name);
+         }});
+    add({"lsf", "LSF job arrays (bsub, bjobs, bkill) from a cluster profile", true,
+         [](const ExecutorOptions& o) -> std::unique_ptr<Executor> {
+             return std::make_unique<LsfExecutor>(*o.profile, o.state_dir, o.job_name);
          }});
     add({"mpi", "MPI pilot: the worker ranks of `mpirun -np N interphase worker RUN_DIR` run the jobs", false,
          [](const ExecutorOptions& o) { return make_mpi_pilot_executor(o.cores, o.state_dir); }});

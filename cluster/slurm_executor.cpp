@@ -1,158 +1,17 @@
 #include "cluster/slurm_executor.hpp"
 
-#include <algorithm>
 #include <array>
-#include <ctime>
-#include <sys/wait.h>
-#include <cerrno>
+#include <cstdio>
 #include <csignal>
-#include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <poll.h>
-#include <set>
-#include <spawn.h>
-#include <sstream>
-#include <thread>
-#include <unistd.h>
 
-#include "cluster/local_executor.hpp"
-#include "common/errors.hpp"
 #include "common/text.hpp"
-
-extern char** environ;  // NOLINT
 
 namespace interphase::cluster {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Arrays larger than this are split: clusters often keep Slurm's default MaxArraySize (1001).
-constexpr std::size_t kMaxArrayTasks = 1000;
-// Consecutive failed sbatch calls after which the queued jobs are reported as failed.
-constexpr int kMaxSbatchFailures = 20;
-// A scheduler command that hangs longer than this is killed (a wedged slurmctld).
-constexpr auto kCommandTimeout = std::chrono::seconds(120);
-constexpr const char* kExitFile = ".slurm-exit";
-constexpr const char* kErrorFile = ".slurm-error";
-
-// An owned pipe end.
-class Fd {
-public:
-    explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    int get() const noexcept { return fd_; }
-    void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-private:
-    int fd_;
-};
-
-}  // namespace
-
-CommandResult run_command(const std::vector<std::string>& argv) {
-    CommandResult res;
-    int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-        res.err = std::strerror(errno);
-        return res;
-    }
-    Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-        res.err = std::strerror(errno);
-        return res;
-    }
-    Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);  // its own group: ChildProcess may signal it as a whole
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    out_w.reset();
-    err_w.reset();
-    if (rc != 0) {
-        res.err = fmt::format("cannot run '{}': {}", argv[0], std::strerror(rc));
-        return res;
-    }
-    ChildProcess child(pid);  // killed and reaped on every early return
-    const auto deadline = Clock::now() + kCommandTimeout;
-    bool out_open = true, err_open = true;
-    char buf[65536];
-    while (out_open || err_open) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            res.err += fmt::format("\n'{}' timed out after {} s", argv[0], kCommandTimeout.count());
-            return res;  // ~ChildProcess kills the group
-        }
-        pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {err_open ? err_r.get() : -1, POLLIN, 0}};
-        const int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000)));
-        if (n < 0 && errno != EINTR) break;
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            const auto got = ::read(fds[i].fd, buf, sizeof buf);
-            if (got > 0) (i == 0 ? res.out : res.err).append(buf, static_cast<std::size_t>(got));
-            else if (got == 0 || errno != EINTR) (i == 0 ? out_open : err_open) = false;
-        }
-    }
-    const auto status = child.reap();
-    if (status && WIFEXITED(*status)) res.status = WEXITSTATUS(*status);
-    return res;
-}
-
-namespace {
-
-std::string now_iso() {
-    const auto t = std::time(nullptr);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
-    return buf;
-}
-
-std::string one_line(std::string s) {
-    s = text::trim(s);
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s.size() > 300 ? s.substr(0, 297) + "..." : s;
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // "ExitCode=2:0" in `scontrol show job -o` output: exit status and signal.
 std::optional<std::pair<int, int>> scontrol_exit_code(const std::string& text) {
@@ -238,439 +97,87 @@ std::vector<SqueueRow> parse_squeue(const std::string& text) {
     return rows;
 }
 
-std::string encode_field(const std::string& s) {
-    if (s.empty()) return "-";  // a lone dash is the empty string ('-' itself is encoded)
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '=' || c == ':' || c == ',' ||
-            c == '@')
-            out += static_cast<char>(c);
-        else
-            out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // SlurmExecutor
 
 SlurmExecutor::SlurmExecutor(ClusterProfile profile, fs::path state_dir, std::string job_name)
-    : profile_(std::move(profile)), state_dir_(std::move(state_dir)), job_name_(std::move(job_name)) {
-    slot_cores_ = std::max(1, profile_.cores_per_task);
-    interval_ = profile_.poll_interval;
-    next_poll_ = Clock::now();
-    fs::create_directories(state_dir_ / "arrays");
-    fs::create_directories(state_dir_ / "logs");
+    : BatchExecutor(std::move(profile), std::move(state_dir), std::move(job_name), "slurm") {
     load_journal();
 }
 
-int SlurmExecutor::free_cores() const {
-    const auto active = static_cast<int>(jobs_.size() + queued_.size());
-    return std::max(0, profile_.max_queued_jobs - active) * slot_cores_;
-}
-
-int SlurmExecutor::total_commands() const {
-    int n = 0;
-    for (const auto& [cmd, count] : commands_) n += count;
-    return n;
-}
-
-std::string SlurmExecutor::tag(int seq) const { return fmt::format("interphase:{}:{}", job_name_, seq); }
-
-CommandResult SlurmExecutor::run(const std::vector<std::string>& argv) {
-    ++commands_[fs::path(argv.at(0)).filename().string()];
-    auto r = run_command(argv);
-    std::ofstream log(state_dir_ / "commands.log", std::ios::app);
-    std::string line;
-    for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
-    log << now_iso() << '\t' << line << "\t-> " << r.status;
-    if (r.status != 0) log << '\t' << one_line(r.err);
-    log << '\n';
-    return r;
-}
-
-void SlurmExecutor::journal(const std::string& json_line) {
-    // Appended and flushed before the next scheduler command: what a killed engine submitted
-    // is on disk, and an entry cut short by a kill is skipped when read back.
-    std::ofstream out(state_dir_ / "journal.jsonl", std::ios::app);
-    out << json_line << '\n';
-    out.flush();
-    if (!out) throw StorageError(fmt::format("cannot write {}", (state_dir_ / "journal.jsonl").string()));
-}
-
-void SlurmExecutor::load_journal() {
-    std::ifstream in(state_dir_ / "journal.jsonl");
-    std::map<int, std::vector<std::string>> arrays;  // seq -> task ids in index order
-    for (std::string line; std::getline(in, line);) {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception&) {
-            continue;  // a line cut short by a kill
-        }
-        const std::string e = j.value("event", "");
-        if (e == "array") {
-            const int seq = j.at("seq").get<int>();
-            next_seq_ = std::max(next_seq_, seq + 1);
-            auto& ids = arrays[seq];
-            int index = 0;
-            for (const auto& t : j.at("tasks")) {
-                Tracked tr;
-                tr.job.id = t.at("id").get<std::string>();
-                tr.job.workdir = t.at("workdir").get<std::string>();
-                tr.array_seq = seq;
-                tr.index = index++;
-                tr.resubmits = t.value("resubmits", 0);
-                ids.push_back(tr.job.id);
-                journal_jobs_[tr.job.id] = std::move(tr);
-            }
-        } else if (e == "submitted") {
-            const int seq = j.at("seq").get<int>();
-            const std::string sid = j.at("slurm").get<std::string>();
-            for (const auto& id : arrays[seq]) {
-                auto it = journal_jobs_.find(id);
-                if (it != journal_jobs_.end() && it->second.array_seq == seq)
-                    it->second.slurm_id = fmt::format("{}_{}", sid, it->second.index);
-            }
-        } else if (e == "sbatch_failed") {
-            const int seq = j.at("seq").get<int>();
-            for (const auto& id : arrays[seq]) {
-                auto it = journal_jobs_.find(id);
-                if (it != journal_jobs_.end() && it->second.array_seq == seq) journal_jobs_.erase(it);
-            }
-        } else if (e == "end" || e == "resubmit" || e == "cancelled") {
-            journal_jobs_.erase(j.value("id", ""));
-        }
-    }
-}
-
-void SlurmExecutor::submit(const Job& job) {
-    if (job.argv.empty()) throw ExecutionError(fmt::format("job '{}' has an empty argument vector", job.id));
-    if (!fs::is_directory(job.workdir))
-        throw ExecutionError(fmt::format("job '{}': working folder {} does not exist", job.id, job.workdir.string()));
-    if (static_cast<int>(jobs_.size() + queued_.size()) >= profile_.max_queued_jobs)
-        throw ExecutionError(fmt::format("job '{}': {} jobs are already queued (max_queued_jobs)", job.id,
-                                         profile_.max_queued_jobs));
-    slot_cores_ = std::max(slot_cores_, job.cores);
-    queued_.emplace_back(job, 0);
-}
-
-bool SlurmExecutor::reattach(const Job& job) {
-    auto it = journal_jobs_.find(job.id);
-    if (it == journal_jobs_.end()) return false;
-    Tracked t = std::move(it->second);
-    journal_jobs_.erase(it);
-    if (fs::path(t.job.workdir).lexically_normal() != fs::path(job.workdir).lexically_normal()) return false;
-    t.job = job;
-    t.started = Clock::now();
-    jobs_[job.id] = std::move(t);
-    next_poll_ = Clock::now();  // learn its state at once
-    return true;
-}
-
-std::string SlurmExecutor::table_line(const Job& job) const {
-    // workdir stdout stderr N env1..envN argv...: every field encoded, so one line per job and
-    // one word per field whatever the data holds.
-    const auto out = job.stdout_path.empty() ? fs::path("stdout.txt") : job.stdout_path;
-    const auto err = job.stderr_path.empty() ? fs::path("stderr.txt") : job.stderr_path;
-    std::string line = encode_field(fs::absolute(job.workdir).string()) + ' ' + encode_field(out.string()) + ' ' +
-                       encode_field(err.string());
-    line += ' ' + std::to_string(job.environment.size());
-    for (const auto& [k, v] : job.environment) line += ' ' + encode_field(k + "=" + v);
-    for (const auto& a : profile_.launch_argv(job.argv, job.cores)) line += ' ' + encode_field(a);
-    return line;
-}
-
-std::string SlurmExecutor::batch_script(int seq, std::size_t tasks, int cores, const fs::path& table) const {
-    std::string s = "#!/bin/bash\n";
-    s += fmt::format("# Written by interphase (cluster/slurm_executor.cpp): array {} of {} task(s). Task i runs\n"
-                     "# line i+1 of its table (fields percent-encoded: workdir stdout stderr N env... argv...).\n",
-                     seq, tasks);
-    s += "#SBATCH --ntasks=1\n";
+std::string SlurmExecutor::script_directives(int /*seq*/, std::size_t /*tasks*/, int cores) const {
+    const auto& p = profile();
+    std::string s = "#SBATCH --ntasks=1\n";
     s += fmt::format("#SBATCH --cpus-per-task={}\n", cores);
-    s += fmt::format("#SBATCH --time={}\n", profile_.time);
-    if (!profile_.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", profile_.partition);
-    if (!profile_.account.empty()) s += fmt::format("#SBATCH --account={}\n", profile_.account);
-    if (!profile_.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", profile_.qos);
-    if (!profile_.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", profile_.constraint);
-    if (!profile_.memory_per_cpu.empty()) s += fmt::format("#SBATCH --mem-per-cpu={}\n", profile_.memory_per_cpu);
-    for (const auto& o : profile_.sbatch_options) s += fmt::format("#SBATCH {}\n", o);
-    s += "set -u\n";
-    s += "dec() { if [ \"$2\" = - ]; then printf -v \"$1\" '%s' ''; else printf -v \"$1\" '%b' \"${2//%/\\\\x}\"; fi; }\n";
-    s += "# The profile's environment and setup lines.\n";
-    for (const auto& [k, v] : profile_.environment) s += fmt::format("dec v '{}'; export {}=\"$v\"\n", encode_field(v), k);
-    for (const auto& line : profile_.setup) s += line + "\n";
-    s += fmt::format("dec table '{}'\n", encode_field(fs::absolute(table).string()));
-    s += R"sh(line=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$table")
-read -r -a f <<< "$line"
-dec workdir "${f[0]}"; dec out "${f[1]}"; dec err "${f[2]}"
-i=4
-for ((k = 0; k < f[3]; k++)); do dec kv "${f[i]}"; export "$kv"; i=$((i + 1)); done
-argv=()
-for ((; i < ${#f[@]}; i++)); do dec a "${f[i]}"; argv+=("$a"); done
-me="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
-cd "$workdir" || { echo "cannot enter $workdir" >&2; exit 97; }
-rm -f .slurm-exit .slurm-error
-if ! command -v -- "${argv[0]}" > /dev/null 2>&1; then
-  echo "executable '${argv[0]}' not found on PATH of the compute node" > .slurm-error
-  printf '%s %s\n' "$me" 127 > .slurm-exit
-  exit 127
-fi
-if [ "$out" = "$err" ]; then
-  "${argv[@]}" > "$out" 2>&1 < /dev/null
-else
-  "${argv[@]}" > "$out" 2> "$err" < /dev/null
-fi
-rc=$?
-printf '%s %s\n' "$me" "$rc" > .slurm-exit
-exit $rc
-)sh";
+    s += fmt::format("#SBATCH --time={}\n", p.time);
+    if (!p.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", p.partition);
+    if (!p.account.empty()) s += fmt::format("#SBATCH --account={}\n", p.account);
+    if (!p.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", p.qos);
+    if (!p.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", p.constraint);
+    if (!p.memory_per_cpu.empty()) s += fmt::format("#SBATCH --mem-per-cpu={}\n", p.memory_per_cpu);
+    for (const auto& o : p.sbatch_options) s += fmt::format("#SBATCH {}\n", o);
     return s;
 }
 
-bool SlurmExecutor::submit_array(const std::vector<Job>& jobs, std::map<std::string, int> resubmits) {
-    const int seq = next_seq_++;
-    const int cores = jobs.front().cores;
-    const fs::path table = state_dir_ / "arrays" / fmt::format("{}.tasks", seq);
-    const fs::path script = state_dir_ / "arrays" / fmt::format("{}.sh", seq);
-    {
-        std::ofstream t(table);
-        for (const auto& j : jobs) t << table_line(j) << '\n';
-        std::ofstream sc(script);
-        sc << batch_script(seq, jobs.size(), cores, table);
-        if (!t || !sc) throw StorageError(fmt::format("cannot write {} or {}", table.string(), script.string()));
-    }
-    nlohmann::json entry{{"event", "array"}, {"seq", seq}, {"time", now_iso()}, {"tasks", nlohmann::json::array()}};
-    for (const auto& j : jobs)
-        entry["tasks"].push_back({{"id", j.id}, {"workdir", fs::absolute(j.workdir).string()}, {"resubmits", resubmits[j.id]}});
-    journal(entry.dump());
+std::string SlurmExecutor::script_identity() const {
+    return R"sh(if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+  idx=$((SLURM_ARRAY_TASK_ID + 1)); me="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+else
+  idx=1; me="${SLURM_JOB_ID:-}"
+fi
+)sh";
+}
 
-    const int throttle = profile_.array_throttle > 0 ? profile_.array_throttle : profile_.max_queued_jobs;
-    const auto r = run({"sbatch", "--parsable", "--job-name", job_name_, "--array",
-                        fmt::format("0-{}%{}", jobs.size() - 1, throttle), "--comment", tag(seq), "--chdir",
-                        state_dir_.string(), "--output", (state_dir_ / "logs" / "%A_%a.out").string(), script.string()});
+std::vector<std::string> SlurmExecutor::submit_argv(int seq, std::size_t tasks, const fs::path& script) const {
+    std::vector<std::string> argv{"sbatch", "--parsable", "--job-name", job_name()};
+    if (as_array(tasks)) {
+        argv.insert(argv.end(), {"--array", fmt::format("0-{}%{}", tasks - 1, throttle())});
+        argv.insert(argv.end(), {"--output", (state_dir() / "logs" / "%A_%a.out").string()});
+    } else {
+        argv.insert(argv.end(), {"--output", (state_dir() / "logs" / "%j.out").string()});
+    }
+    argv.insert(argv.end(), {"--comment", tag(seq), "--chdir", state_dir().string(), script.string()});
+    return argv;
+}
+
+std::optional<std::string> SlurmExecutor::parse_submission(const CommandResult& r) const {
+    // --parsable: "JOBID" or "JOBID;CLUSTER".
     std::string id = text::trim(r.out.substr(0, r.out.find(';')));
-    if (r.status != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-        journal(nlohmann::json{{"event", "sbatch_failed"}, {"seq", seq}, {"error", one_line(r.err)}}.dump());
-        last_sbatch_error_ = one_line(r.err.empty() ? r.out : r.err);
-        return false;
-    }
-    journal(nlohmann::json{{"event", "submitted"}, {"seq", seq}, {"slurm", id}}.dump());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-        Tracked t;
-        t.job = jobs[i];
-        t.slurm_id = fmt::format("{}_{}", id, i);
-        t.array_seq = seq;
-        t.index = static_cast<int>(i);
-        t.resubmits = resubmits[jobs[i].id];
-        t.started = Clock::now();
-        jobs_[jobs[i].id] = std::move(t);
-    }
-    return true;
+    if (r.status != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return id;
 }
 
-void SlurmExecutor::flush() {
-    if (queued_.empty()) return;
-    // Jobs of one shape (cores) go into one array, in the order they were submitted.
-    std::map<int, std::vector<std::pair<Job, int>>> by_shape;
-    for (auto& q : queued_) by_shape[q.first.cores].push_back(std::move(q));
-    queued_.clear();
-    bool failed = false;
-    for (auto& [cores, group] : by_shape) {
-        for (std::size_t start = 0; start < group.size(); start += kMaxArrayTasks) {
-            const auto end = std::min(group.size(), start + kMaxArrayTasks);
-            std::vector<Job> jobs;
-            std::map<std::string, int> resubmits;
-            for (auto i = start; i < end; ++i) {
-                jobs.push_back(group[i].first);
-                resubmits[group[i].first.id] = group[i].second;
-            }
-            if (!failed && submit_array(jobs, resubmits)) continue;
-            failed = true;  // keep the rest for the next attempt
-            for (auto i = start; i < end; ++i) queued_.push_back(std::move(group[i]));
-        }
-    }
-    if (!failed) {
-        sbatch_failures_ = 0;
-        next_poll_ = std::min(next_poll_, Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                              std::chrono::duration<double>(profile_.poll_interval)));
-        interval_ = profile_.poll_interval;
-        return;
-    }
-    // sbatch failed (controller down or restarting, a rejected option): retry at the next poll,
-    // and give up on these jobs only after many failures in a row.
-    if (++sbatch_failures_ >= kMaxSbatchFailures) {
-        for (auto& [job, n] : queued_) {
-            JobOutcome o;
-            o.id = job.id;
-            o.error = fmt::format("sbatch failed {} times in a row: {}", sbatch_failures_, last_sbatch_error_);
-            ready_.push_back(std::move(o));
-        }
-        queued_.clear();
-        sbatch_failures_ = 0;
-    }
+std::string SlurmExecutor::element_id(const std::string& array_id, std::size_t index, bool array) const {
+    return array ? fmt::format("{}_{}", array_id, index) : array_id;
 }
 
-std::optional<int> SlurmExecutor::recorded_exit(const Tracked& t) const {
-    std::ifstream in(t.job.workdir / kExitFile);
-    std::string who;
-    int rc = 0;
-    if (!(in >> who >> rc) || who != t.slurm_id) return std::nullopt;
-    return rc;
-}
-
-void SlurmExecutor::finish(const std::string& id, JobOutcome outcome) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) return;
-    outcome.id = id;
-    outcome.wall_seconds = std::chrono::duration<double>(Clock::now() - it->second.started).count();
-    if (outcome.error.empty() && outcome.exit_code == 127) {
-        const auto msg = text::trim(read_file(it->second.job.workdir / kErrorFile));
-        if (!msg.empty()) outcome.error = msg;
-    }
-    journal(nlohmann::json{{"event", "end"}, {"id", id}, {"slurm", it->second.slurm_id}, {"outcome", outcome.describe()}}
-                .dump());
-    ready_.push_back(std::move(outcome));
-    jobs_.erase(it);
-}
-
-void SlurmExecutor::resubmit(const std::string& id, const std::string& why) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) return;
-    Tracked t = it->second;
-    if (t.resubmits >= profile_.max_resubmits) {
-        JobOutcome o;
-        o.error = fmt::format("Slurm job {}: {}; resubmitted {} times already (max_resubmits)", t.slurm_id, why,
-                              t.resubmits);
-        finish(id, std::move(o));
-        return;
-    }
-    jobs_.erase(it);
-    journal(nlohmann::json{{"event", "resubmit"}, {"id", id}, {"slurm", t.slurm_id}, {"why", why}}.dump());
-    std::error_code ec;
-    fs::remove(t.job.workdir / kExitFile, ec);
-    queued_.emplace_back(std::move(t.job), t.resubmits + 1);
-}
-
-void SlurmExecutor::poll() {
-    if (jobs_.empty()) return;
+std::optional<std::vector<SchedulerRow>> SlurmExecutor::query() {
     // One call for every job of the run: they share the job name. `-t all` keeps jobs that
     // ended recently (until MinJobAge), so their final state comes from the same call.
-    const auto r = run({"squeue", "-h", "-r", "-t", "all", "-n", job_name_, "-o", "%i|%T|%r|%k"});
-    if (r.status != 0) {
-        // The controller is down or restarting: keep every job as it is and try later.
-        ++poll_failures_;
-        interval_ = std::min(interval_ * profile_.poll_backoff, profile_.poll_max_interval);
-        return;
+    const auto r = run({"squeue", "-h", "-r", "-t", "all", "-n", job_name(), "-o", "%i|%T|%r|%k"});
+    if (r.status != 0) return std::nullopt;
+    std::vector<SchedulerRow> rows;
+    for (auto& q : parse_squeue(r.out)) {
+        SchedulerRow row;
+        const auto us = q.job.find('_');
+        if (us != std::string::npos) row.index = text::parse_int(q.job.substr(us + 1)).value_or(-1);
+        row.job = std::move(q.job);
+        row.state = std::move(q.state);
+        row.reason = std::move(q.reason);
+        row.tag = std::move(q.comment);
+        rows.push_back(std::move(row));
     }
-    poll_failures_ = 0;
-    std::map<std::string, SqueueRow> by_id;
-    std::map<std::string, std::string> by_tag_index;  // "tag#index" -> job id, for unconfirmed arrays
-    for (auto& row : parse_squeue(r.out)) {
-        const auto us = row.job.find('_');
-        if (us != std::string::npos) by_tag_index[row.comment + "#" + row.job.substr(us + 1)] = row.job;
-        by_id[row.job] = std::move(row);
-    }
-    bool changed = false;
-    std::vector<std::string> ids;
-    for (const auto& [id, t] : jobs_) ids.push_back(id);
-    for (const auto& id : ids) {
-        Tracked& t = jobs_.at(id);
-        if (t.slurm_id.empty()) {
-            // Submitted by a killed engine between the journal entry and sbatch's answer.
-            const auto it = by_tag_index.find(tag(t.array_seq) + "#" + std::to_string(t.index));
-            if (it == by_tag_index.end()) {
-                changed = true;
-                resubmit(id, "its submission was never confirmed");
-                continue;
-            }
-            t.slurm_id = it->second;
-        }
-        const auto row = by_id.find(t.slurm_id);
-        if (row == by_id.end()) {
-            // Gone from the controller's memory (MinJobAge passed while nobody polled): the batch
-            // script's record says how the program ended; without one the job is lost.
-            changed = true;
-            if (const auto exit = recorded_exit(t))
-                finish(id, slurm_outcome(id, t.slurm_id, *exit == 0 ? "COMPLETED" : "FAILED", "", exit));
-            else
-                resubmit(id, "it vanished from Slurm (cancelled while pending, or purged) without a recorded exit status");
-            continue;
-        }
-        const auto& state = row->second.state;
-        switch (slurm_fate(state)) {
-            case SlurmFate::Active:
-                break;
-            case SlurmFate::Resubmit:
-                changed = true;
-                resubmit(id, "it ended with " + state);
-                break;
-            case SlurmFate::Ended: {
-                changed = true;
-                auto exit = recorded_exit(t);
-                if (!exit && state != "COMPLETED") {
-                    // The batch script did not record the exit status: ask the controller.
-                    const auto sc = run({"scontrol", "show", "job", "-o", t.slurm_id});
-                    if (const auto ec = scontrol_exit_code(sc.out))
-                        exit = ec->second != 0 ? 128 + ec->second : ec->first;
-                }
-                finish(id, slurm_outcome(id, t.slurm_id, state, row->second.reason, exit));
-                break;
-            }
-            case SlurmFate::Error:
-                changed = true;
-                finish(id, slurm_outcome(id, t.slurm_id, state, row->second.reason, recorded_exit(t)));
-                break;
-        }
-    }
-    interval_ = changed ? profile_.poll_interval : std::min(interval_ * profile_.poll_backoff, profile_.poll_max_interval);
+    return rows;
 }
 
-std::vector<JobOutcome> SlurmExecutor::wait(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    if (!queued_.empty() && sbatch_failures_ == 0) flush();
-    while (true) {
-        if (!ready_.empty()) return std::exchange(ready_, {});
-        if (jobs_.empty() && queued_.empty()) return {};
-        const auto now = Clock::now();
-        if (now >= next_poll_) {
-            if (!queued_.empty()) flush();
-            poll();
-            next_poll_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_));
-            continue;
-        }
-        if (now >= deadline) return {};
-        std::this_thread::sleep_until(std::min(next_poll_, deadline));
+JobOutcome SlurmExecutor::outcome(const std::string& id, const SchedulerRow& row, std::optional<int> exit) {
+    if (!exit && slurm_fate(row.state) == SlurmFate::Ended && row.state != "COMPLETED") {
+        // The batch script did not record the exit status: ask the controller.
+        const auto sc = run({"scontrol", "show", "job", "-o", row.job});
+        if (const auto ec = scontrol_exit_code(sc.out)) exit = ec->second != 0 ? 128 + ec->second : ec->first;
     }
+    return slurm_outcome(id, row.job, row.state, row.reason, exit);
 }
 
-void SlurmExecutor::cancel_all() {
-    std::set<std::string> arrays;
-    for (const auto& [id, t] : jobs_)
-        if (!t.slurm_id.empty()) arrays.insert(t.slurm_id.substr(0, t.slurm_id.find('_')));
-    if (!arrays.empty()) {
-        std::vector<std::string> argv{"scancel"};
-        argv.insert(argv.end(), arrays.begin(), arrays.end());
-        run(argv);
-    }
-    std::vector<std::string> ids;
-    for (const auto& [id, t] : jobs_) ids.push_back(id);
-    for (const auto& id : ids) {
-        journal(nlohmann::json{{"event", "cancelled"}, {"id", id}, {"slurm", jobs_.at(id).slurm_id}}.dump());
-        JobOutcome o;
-        o.id = id;
-        o.signal = SIGTERM;
-        o.wall_seconds = std::chrono::duration<double>(Clock::now() - jobs_.at(id).started).count();
-        ready_.push_back(std::move(o));
-    }
-    jobs_.clear();
-    for (auto& [job, n] : queued_) {
-        JobOutcome o;
-        o.id = job.id;
-        o.signal = SIGTERM;
-        ready_.push_back(std::move(o));
-    }
-    queued_.clear();
-}
 
 }  // namespace interphase::cluster

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/mpi_pilot.hpp"
 #include "cluster/registry.hpp"
 #include "common/errors.hpp"
 #include "engine/store.hpp"
@@ -22,6 +23,7 @@ ExecutorSetup resolve_executor(const std::string& executor, const fs::path& prof
     }
     s.name = name.empty() ? "local" : name;
     const auto& info = cluster::ExecutorRegistry::instance().info(s.name);  // "did you mean" for typos
+    if (s.name == "mpi") cluster::require_mpi_pilot();  // only inside `mpirun ... interphase worker`
     if (info.needs_profile) {
         if (profile_path.empty())
             throw InputError("--cluster-profile", "cluster_profile",

@@ -14,6 +14,7 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
+#include "common/yaml_reader.hpp"
 #include "engine/graph.hpp"
 
 namespace interphase::engine {
@@ -22,10 +23,7 @@ namespace {
 
 const std::vector<std::string> kOps{"mean", "min", "max", "sum", "std", "count", "argmin", "argmax"};
 
-std::string where(const std::string& file, const YAML::Node& n) {
-    const auto m = n.Mark();
-    return m.line >= 0 ? fmt::format("{}:{}", file, m.line + 1) : file;
-}
+std::string where(const std::string& file, const YAML::Node& n) { return yaml::Reader(file).where(n); }
 
 std::string scalar(const std::string& file, const YAML::Node& n, const std::string& field) {
     if (!n.IsScalar()) throw InputError(where(file, n), field, "expected a string");
@@ -311,7 +309,8 @@ nlohmann::json run_user_task(const Task& t, const Inputs& in) {
         mu::Parser parser;
         std::map<std::string, double> values;
         nlohmann::json vars = nlohmann::json::object();
-        for (const auto& [var, ref] : t.params.value("variables", nlohmann::json::object()).items()) {
+        const nlohmann::json variables = t.params.value("variables", nlohmann::json::object());
+        for (const auto& [var, ref] : variables.items()) {
             const auto task = ref.at("task").get<std::string>();
             const auto field = ref.at("field").get<std::string>();
             const auto it = in.find("var:" + var);

@@ -8,6 +8,7 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
+#include "common/yaml_reader.hpp"
 #include "engine/drivers/neb.hpp"
 #include "structures/io.hpp"
 #include "structures/elements.hpp"
@@ -20,26 +21,10 @@ const char* to_string(Reference r) { return r == Reference::BulkMetal ? "bulk" :
 
 namespace {
 
-// Reads YAML nodes with the file and line in every error message.
-class Reader {
+// Reads workflow YAML nodes with the file and line in every error message.
+class Reader : public yaml::Reader {
 public:
-    explicit Reader(std::string file) : file_(std::move(file)) {}
-
-    std::string where(const YAML::Node& n) const {
-        const auto m = n.Mark();
-        return m.line >= 0 ? fmt::format("{}:{}", file_, m.line + 1) : file_;
-    }
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
-        throw InputError(where(n), field, msg);
-    }
-    void only_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) const {
-        if (!map.IsMap()) fail(map, path, "must be a mapping");
-        for (const auto& kv : map) {
-            const auto key = kv.first.as<std::string>();
-            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-                fail(kv.first, path.empty() ? key : path + "." + key, text::unknown_name_message("key", key, allowed));
-        }
-    }
+    using yaml::Reader::Reader;
     template <class T>
     T get(const YAML::Node& n, const std::string& field, const char* type_name) const {
         try {
@@ -55,10 +40,6 @@ public:
         if (!std::isfinite(v)) fail(n, f, "must be a finite number");
         return v;
     }
-    const std::string& file() const { return file_; }
-
-private:
-    std::string file_;
 };
 
 nlohmann::json to_json(const YAML::Node& n) {

@@ -70,7 +70,7 @@ TEST_CASE("cluster profile errors name the file, the line and the field") {
     CHECK(error_of("partition: debug\nmax_queued_jobs: lots\n").find("p.yaml:2: field 'max_queued_jobs'") != std::string::npos);
     CHECK(error_of("partiton: debug\n").find("did you mean 'partition'") != std::string::npos);
     CHECK(error_of("time: soon\n").find("field 'time'") != std::string::npos);
-    CHECK(error_of("scheduler: pbs\n").find("field 'scheduler'") != std::string::npos);
+    CHECK(error_of("scheduler: sge\n").find("field 'scheduler'") != std::string::npos);
     CHECK(error_of("poll: {interval: 10, max_interval: 5}\n").find("poll.max_interval") != std::string::npos);
     CHECK(error_of("sbatch_options: [\"--array=0-3\"]\n").find("set by the executor") != std::string::npos);
     CHECK(error_of("programs: {cp2k: {launch: \"srun {args}\"}}\n").find("{executable}") != std::string::npos);

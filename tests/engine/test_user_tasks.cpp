@@ -30,7 +30,7 @@ pairs:
   - [Al(100), Cu(100)]
 )";
 
-// Expands kHosts + `tasks`; the file name is "wf.yaml", the tasks start at line 11.
+// Expands kHosts + `tasks`; the file name is "wf.yaml", `tasks:` is line 10.
 TaskGraph expand(const std::string& tasks) {
     return expand_workflow(parse_workflow(kHosts + tasks, "wf.yaml"));
 }
@@ -85,23 +85,23 @@ TEST_CASE("bad user tasks are rejected before anything runs, naming file:line an
         {"unknown task kind", "tasks:\n  - {name: x, kind: expresion, expression: 1}\n",
          {"wf.yaml:11", "tasks[0].kind", "unknown task kind 'expresion'", "did you mean 'expression'"}},
         {"missing reference", "tasks:\n  - name: x\n    kind: expression\n    expression: a\n    variables: {a: \"Al(100)/binding_enrgy:binding_energy\"}\n",
-         {"wf.yaml:15", "tasks[0].variables.a", "unknown task 'Al(100)/binding_enrgy'", "did you mean 'Al(100)/binding_energy'"}},
+         {"wf.yaml:14", "tasks[0].variables.a", "unknown task 'Al(100)/binding_enrgy'", "did you mean 'Al(100)/binding_energy'"}},
         {"type error: a string field", "tasks:\n  - name: x\n    kind: expression\n    expression: a\n    variables: {a: \"Al(100)/binding_energy:best_site\"}\n",
-         {"wf.yaml:15", "tasks[0].variables.a", "no numeric output 'best_site'", "binding_energy, mu, host_energy"}},
+         {"wf.yaml:14", "tasks[0].variables.a", "no numeric output 'best_site'", "binding_energy, mu, host_energy"}},
         {"type error: a build task", "tasks:\n  - name: x\n    kind: aggregate\n    over: \"*/slab\"\n    field: energy_eV\n",
-         {"wf.yaml:15", "tasks[0].field", "produces no numbers"}},
+         {"wf.yaml:14", "tasks[0].field", "produces no numbers"}},
         {"formula does not parse", "tasks:\n  - name: x\n    kind: expression\n    expression: (a - \n    variables: {a: \"Al(100)/binding_energy:binding_energy\"}\n",
-         {"wf.yaml:14", "tasks[0].expression", "cannot evaluate"}},
+         {"wf.yaml:13", "tasks[0].expression", "cannot evaluate"}},
         {"undeclared variable", "tasks:\n  - name: x\n    kind: expression\n    expression: a - c\n    variables: {a: \"Al(100)/binding_energy:binding_energy\"}\n",
-         {"wf.yaml:14", "tasks[0].expression", "'c' is not a declared variable"}},
+         {"wf.yaml:13", "tasks[0].expression", "'c' is not a declared variable"}},
         {"declared but unused", "tasks:\n  - name: x\n    kind: expression\n    expression: 2 * a\n    variables: {a: \"Al(100)/binding_energy:binding_energy\", b: \"Cu(100)/binding_energy:binding_energy\"}\n",
-         {"wf.yaml:15", "tasks[0].variables.b", "not used"}},
+         {"wf.yaml:14", "tasks[0].variables.b", "not used"}},
         {"not TASK:FIELD", "tasks:\n  - name: x\n    kind: expression\n    expression: a\n    variables: {a: \"Al(100)/binding_energy\"}\n",
-         {"wf.yaml:15", "tasks[0].variables.a", "is not TASK:FIELD"}},
+         {"wf.yaml:14", "tasks[0].variables.a", "is not TASK:FIELD"}},
         {"pattern matches nothing", "tasks:\n  - name: x\n    kind: aggregate\n    over: \"*/barrier\"\n    field: value\n",
-         {"wf.yaml:14", "tasks[0].over", "matches no task"}},
+         {"wf.yaml:13", "tasks[0].over", "matches no task"}},
         {"unknown op", "tasks:\n  - name: x\n    kind: aggregate\n    over: \"*/binding_energy\"\n    field: binding_energy\n    op: median\n",
-         {"wf.yaml:16", "tasks[0].op", "unknown op 'median'"}},
+         {"wf.yaml:15", "tasks[0].op", "unknown op 'median'"}},
         {"name clash with a generated task", "tasks:\n  - {name: Al(100)/slab, kind: expression, expression: 1}\n",
          {"wf.yaml:11", "tasks[0].name", "already the name of a task"}},
         {"cycle", "tasks:\n  - {name: p, kind: expression, expression: q1, variables: {q1: \"q:value\"}}\n"

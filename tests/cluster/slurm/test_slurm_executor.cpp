@@ -33,6 +33,8 @@ namespace fs = std::filesystem;
 using namespace interphase;
 using namespace std::chrono_literals;
 
+using interphase::testing::h5_numbers;
+
 namespace {
 
 const fs::path kData = fs::path("tests/cluster/slurm/data");
@@ -47,21 +49,6 @@ void start_cluster() {
     started = true;
 }
 
-// Every number dataset of results.h5 outside /provenance, dumped by h5py.
-std::string h5_numbers(const fs::path& file) {
-    const fs::path out = file.parent_path() / "h5dump.json";
-    const std::string py = "/usr/bin/python3 -c \"import h5py, json, sys\n"
-                           "out = {}\n"
-                           "def visit(name, obj):\n"
-                           "    if isinstance(obj, h5py.Dataset) and not name.startswith('provenance') and obj.dtype.kind in 'fi':\n"
-                           "        out[name] = obj[()].tolist()\n"
-                           "with h5py.File(sys.argv[1], 'r') as f:\n"
-                           "    f.visititems(visit)\n"
-                           "json.dump(out, open(sys.argv[2], 'w'), sort_keys=True)\" '" +
-                           file.string() + "' '" + out.string() + "'";
-    if (std::system(py.c_str()) != 0) return "<unreadable>";
-    return testing::slurp(out);
-}
 
 // The scratch folder with the workflow, the profile (plus `extra` lines) and a local reference run.
 fs::path prepare(const std::string& name, const std::string& extra_profile = "") {

@@ -1,0 +1,28 @@
+# Shared by the PBS and LSF shims (tests/cluster/pbs_lsf): a fake scheduler kept in a state
+# folder ($SHIM_STATE). Each command records its arguments in $SHIM_STATE/calls.log. Jobs
+# advance one state per status call: queued -> (the element's batch script runs, for real,
+# synchronously) running -> finished with the script's exit status. Outputs follow the formats
+# of the fixture files in ../data (documented formats of PBS Pro, Torque and LSF).
+set -u
+STATE=${SHIM_STATE:?SHIM_STATE must name the shim state folder}
+mkdir -p "$STATE/jobs"
+printf '%s' "$(basename "$0")" >> "$STATE/calls.log"
+for a in "$@"; do printf ' %q' "$a" >> "$STATE/calls.log"; done
+echo >> "$STATE/calls.log"
+
+# Next job number (one counter shared by every scheduler).
+next_id() {
+  local n=1233
+  [ -f "$STATE/counter" ] && n=$(cat "$STATE/counter")
+  n=$((n + 1))
+  echo "$n" > "$STATE/counter"
+  echo "$n"
+}
+
+# run_element DIR INDEX ENV...: runs the job's script with the scheduler's environment; records rc.
+run_element() {
+  local dir=$1 i=$2; shift 2
+  local rc=0
+  ( cd "$STATE" && env "$@" /bin/bash "$(cat "$dir/script")" > "$dir/$i.log" 2>&1 ) || rc=$?
+  echo "$rc" > "$dir/$i.exit"
+}
