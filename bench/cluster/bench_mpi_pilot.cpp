@@ -19,19 +19,13 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/bench_workflows.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string workflow_yaml(int hosts) {
-    std::string y = "name: bench-mpi-pilot\ncalculator: {code: emt}\n"
-                    "protocol: {name: fast, fmax: 0.1, max_relax_steps: 200}\nadsorbate: Cu\nreference: isolated_atom\nhosts:\n";
-    for (int i = 0; i < hosts; ++i)
-        y += fmt::format("  - {{name: h{}, phase: Cu, miller: [1, 0, 0], layers: 2, vacuum: {:.3f}, "
-                         "fix_bottom_layers: 1, sites: [hollow]}}\n",
-                         i, 8.0 + 0.001 * i);
-    return y;
-}
+std::string workflow_yaml(int hosts) { return interphase::bench::emt_hosts_workflow("bench-mpi-pilot", hosts); }
 
 double run(const std::string& command) {
     const auto t0 = std::chrono::steady_clock::now();

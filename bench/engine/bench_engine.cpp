@@ -23,6 +23,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bench/bench_workflows.hpp"
 #include "cluster/local_executor.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
@@ -35,15 +36,7 @@ namespace {
 
 constexpr double kAiidaOverheadLow = 0.16, kAiidaOverheadHigh = 0.47;  // s per process
 
-std::string workflow_yaml(int hosts) {
-    std::string y = "name: bench-engine\ncalculator: {code: emt}\n"
-                    "protocol: {name: fast, fmax: 0.1, max_relax_steps: 200}\nadsorbate: Cu\nreference: isolated_atom\nhosts:\n";
-    for (int i = 0; i < hosts; ++i)
-        y += fmt::format("  - {{name: h{}, phase: Cu, miller: [1, 0, 0], layers: 2, vacuum: {:.3f}, "
-                         "fix_bottom_layers: 1, sites: [hollow]}}\n",
-                         i, 8.0 + 0.001 * i);
-    return y;
-}
+std::string workflow_yaml(int hosts) { return interphase::bench::emt_hosts_workflow("bench-engine", hosts); }
 
 void workflow_bench(const fs::path& scratch, int hosts) {
     const fs::path wf = scratch / "bench-engine.yaml";
