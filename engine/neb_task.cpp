@@ -13,6 +13,7 @@
 #include "common/errors.hpp"
 #include "engine/drivers/neb.hpp"
 #include "engine/hash.hpp"
+#include "engine/runner.hpp"
 #include "plugins/potential.hpp"
 #include "structures/neb_path.hpp"
 #include "structures/sites.hpp"
@@ -206,19 +207,6 @@ drivers::ForceProvider parallel_in_process(const plugins::Potential& potential, 
 
 namespace {
 
-// Stops what a killed engine left running in an image folder (as the runner does for tasks).
-void stop_orphan(const fs::path& dir) {
-    std::ifstream in(dir / "process_group");
-    long pgid = 0;
-    if (!(in >> pgid) || pgid <= 1) return;
-    std::error_code ec;
-    const auto cwd = fs::read_symlink(fs::path("/proc") / std::to_string(pgid) / "cwd", ec);
-    if (ec || fs::weakly_canonical(cwd, ec) != fs::weakly_canonical(dir, ec)) return;
-    ::kill(static_cast<pid_t>(-pgid), SIGKILL);
-    for (int i = 0; i < 100 && ::kill(static_cast<pid_t>(-pgid), 0) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-}
-
 nlohmann::json energy_forces_json(const plugins::CalculationResult& r) { return r.to_json(); }
 
 plugins::EnergyForces energy_forces_from(const nlohmann::json& j) {
@@ -267,7 +255,7 @@ drivers::ForceProvider executor_forces(ExecutorForces spec) {
             if (spec.interrupted && spec.interrupted()) throw NebInterrupted{};
             while (next < todo.size() && exec.free_cores() >= cores) {
                 Image& im = todo[next++];
-                if (fs::exists(im.dir)) stop_orphan(im.dir);
+                if (fs::exists(im.dir)) stop_orphaned_calculation(im.dir);
                 fs::remove_all(im.dir);  // a folder without result.json is a stale attempt
                 fs::create_directories(im.dir);
                 calc.write_inputs(im.request, im.dir);

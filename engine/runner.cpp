@@ -85,6 +85,8 @@ private:
 // Written into a calculation's folder while it runs: its process group on this machine.
 constexpr const char* kProcessGroupFile = "process_group";
 
+}  // namespace
+
 // Stops what a killed engine left running for `folder`: the process group recorded there, if
 // it still exists and still works in that folder (so a recycled process id is never touched).
 void stop_orphaned_calculation(const fs::path& folder) {
@@ -98,6 +100,8 @@ void stop_orphaned_calculation(const fs::path& folder) {
     for (int i = 0; i < 100 && ::kill(static_cast<pid_t>(-pgid), 0) == 0; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
+
+namespace {
 
 double now_unix() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

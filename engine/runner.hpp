@@ -49,6 +49,11 @@ enum class CancelOutcome { NotRunning, Stopped, StillRunning };
 /// exit. `interphase resume` continues the run later.
 CancelOutcome cancel_run(const std::filesystem::path& run_dir, std::chrono::seconds wait = std::chrono::seconds(60));
 
+/// Stops what a killed engine left running in a calculation folder: the process group recorded in
+/// its `process_group` file, if it still exists and still works in that folder (so a recycled
+/// process id is never touched). Used for tasks and for NEB images.
+void stop_orphaned_calculation(const std::filesystem::path& folder);
+
 /// Resumes the run stored in `run_dir` from the workflow copy saved there.
 RunSummary resume_run(const std::filesystem::path& run_dir, const RunOptions& options, std::ostream& log);
 

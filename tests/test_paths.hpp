@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,17 @@ inline std::filesystem::path scratch(const std::string& name) {
     std::filesystem::create_directories(p);
     return p;
 }
+
+/// Whether the reference implementations / external codes are installed (tests skip without).
+inline bool have_python_module(const std::string& module) {
+    return std::system(("/usr/bin/python3 -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0;
+}
+inline bool have_ase() { return have_python_module("ase.calculators.emt"); }
+inline bool have_h5py() { return have_python_module("h5py"); }
+inline bool have_cp2k() { return std::system("command -v cp2k.psmp > /dev/null 2>&1") == 0; }
+
+/// Number of lines of a text.
+inline std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 /// The whole file as a string ("" if it cannot be read).
 inline std::string slurp(const std::filesystem::path& path) {

@@ -23,11 +23,11 @@ namespace fs = std::filesystem;
 using namespace interphase;
 
 using interphase::testing::slurp;
+using interphase::testing::have_cp2k;
 using interphase::testing::run_cli;
 
 namespace {
 
-bool have_cp2k() { return std::system("command -v cp2k.psmp > /dev/null 2>&1") == 0; }
 
 
 

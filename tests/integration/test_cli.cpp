@@ -18,8 +18,6 @@ using interphase::testing::slurp;
 
 namespace {
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
-
 // Every file under a folder with its content, to prove a folder was left intact.
 std::map<std::string, std::string> snapshot(const fs::path& dir) {
     std::map<std::string, std::string> m;
@@ -111,7 +109,7 @@ TEST_CASE("bad input: one line, names the file and line or field, non-zero exit,
         const auto r = testing::cli_in(dir, c.args);
         CHECK(r.exit_code != 0);
         CHECK(r.exit_code != 70);  // never an internal error
-        CHECK(lines(r.err) == 1);
+        CHECK(testing::count_lines(r.err) == 1);
         CHECK(r.err.rfind("interphase: error: ", 0) == 0);
         for (const auto& e : c.expect) {
             const std::string why = "stderr: " + r.err + " lacks " + e;

@@ -24,6 +24,8 @@ namespace fs = std::filesystem;
 using namespace interphase;
 
 using interphase::testing::slurp;
+using interphase::testing::have_ase;
+using interphase::testing::have_h5py;
 using interphase::testing::run_cli;
 
 using interphase::testing::h5_numbers;
@@ -32,8 +34,6 @@ namespace {
 
 
 
-bool have_h5py() { return std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0; }
-bool have_ase() { return std::system("/usr/bin/python3 -c 'import ase.calculators.emt' 2>/dev/null") == 0; }
 
 const fs::path kWorkflow = fs::path("tests/integration/data/emt_crash.yaml");
 

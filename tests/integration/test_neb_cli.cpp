@@ -26,13 +26,11 @@ using namespace interphase;
 
 using interphase::testing::CliResult;
 using interphase::testing::slurp;
+using interphase::testing::have_ase;
+using interphase::testing::have_h5py;
 
 namespace {
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
-
-bool have_ase() { return std::system("/usr/bin/python3 -c 'import ase.calculators.emt' 2>/dev/null") == 0; }
-bool have_h5py() { return std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0; }
 
 // ASE's NEB tutorial system run by ASE 3.22 (bench/neb/ase_neb.py): the path and the barriers.
 nlohmann::json ase_reference(const fs::path& dir) {
@@ -174,7 +172,7 @@ TEST_CASE("calc and neb: bad input is one line naming the file or option, exit c
         CAPTURE(c.args[1]);
         CAPTURE(r.err);
         CHECK(r.exit_code == 2);
-        CHECK(lines(r.err) == 1);
+        CHECK(testing::count_lines(r.err) == 1);
         CHECK(r.err.find(c.expect) != std::string::npos);
         CHECK(r.out.empty());
     }
@@ -205,7 +203,7 @@ TEST_CASE("hops: in a workflow, validated with file:line:field before anything r
         CAPTURE(c.hop);
         CAPTURE(r.err);
         CHECK(r.exit_code == 2);
-        CHECK(lines(r.err) == 1);
+        CHECK(testing::count_lines(r.err) == 1);
         CHECK(r.err.find(c.expect) != std::string::npos);
         CHECK(!fs::exists(dir / "run"));
     }
