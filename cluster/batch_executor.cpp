@@ -1,6 +1,7 @@
 #include "cluster/batch_executor.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <sys/wait.h>
 #include <cerrno>
@@ -170,36 +171,6 @@ int BatchExecutor::free_cores() const {
     return std::max(0, profile_.max_queued_jobs - active) * slot_cores_;
 }
 
-long walltime_seconds(const std::string& time) {
-    // Slurm's forms: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours[:minutes[:seconds]]".
-    long days = 0;
-    std::string rest = time;
-    if (const auto dash = time.find('-'); dash != std::string::npos) {
-        days = text::parse_int(time.substr(0, dash)).value_or(0);
-        rest = time.substr(dash + 1);
-    }
-    std::vector<long> parts;
-    for (std::size_t start = 0;;) {
-        const auto colon = rest.find(':', start);
-        parts.push_back(text::parse_int(rest.substr(start, colon == std::string::npos ? std::string::npos : colon - start))
-                            .value_or(0));
-        if (colon == std::string::npos) break;
-        start = colon + 1;
-    }
-    long s = 0;
-    if (days > 0) {
-        const long h = parts.size() > 0 ? parts[0] : 0, m = parts.size() > 1 ? parts[1] : 0, sec = parts.size() > 2 ? parts[2] : 0;
-        s = ((days * 24 + h) * 60 + m) * 60 + sec;
-    } else if (parts.size() == 1) {
-        s = parts[0] * 60;
-    } else if (parts.size() == 2) {
-        s = parts[0] * 60 + parts[1];
-    } else {
-        s = (parts[0] * 60 + parts[1]) * 60 + parts[2];
-    }
-    return s;
-}
-
 long memory_mb(const std::string& memory_per_cpu, int cores) {
     if (memory_per_cpu.empty()) return 0;
     const char unit = memory_per_cpu.back();
@@ -267,13 +238,18 @@ void BatchExecutor::load_journal() {
             next_seq_ = std::max(next_seq_, seq + 1);
             auto& ids = arrays[seq];
             int index = 0;
+            const long walltime = j.value("walltime", profile_.walltime());
+            array_walltime_[seq] = walltime;
             for (const auto& t : j.at("tasks")) {
                 Tracked tr;
                 tr.job.id = t.at("id").get<std::string>();
                 tr.job.workdir = t.at("workdir").get<std::string>();
                 tr.array_seq = seq;
                 tr.index = index++;
+                tr.per_job = std::max(1, j.value("per_job", 1));
                 tr.resubmits = t.value("resubmits", 0);
+                tr.timeouts = t.value("timeouts", 0);
+                tr.walltime = walltime;
                 tr.array = j.value("array", true);
                 ids.push_back(tr.job.id);
                 journal_jobs_[tr.job.id] = std::move(tr);
@@ -287,7 +263,7 @@ void BatchExecutor::load_journal() {
                 if (it != journal_jobs_.end() && it->second.array_seq == seq) {
                     it->second.array_id = sid;
                     it->second.array = array;
-                    it->second.sched_id = element_id(sid, static_cast<std::size_t>(it->second.index), array);
+                    it->second.sched_id = element_id(sid, static_cast<std::size_t>(it->second.element()), array);
                 }
             }
         } else if (e == "submit_failed" || e == "sbatch_failed") {
@@ -296,7 +272,7 @@ void BatchExecutor::load_journal() {
                 auto it = journal_jobs_.find(id);
                 if (it != journal_jobs_.end() && it->second.array_seq == seq) journal_jobs_.erase(it);
             }
-        } else if (e == "end" || e == "resubmit" || e == "cancelled") {
+        } else if (e == "end" || e == "resubmit" || e == "timeout_restart" || e == "cancelled") {
             journal_jobs_.erase(j.value("id", ""));
         }
     }
@@ -310,7 +286,7 @@ void BatchExecutor::submit(const Job& job) {
         throw ExecutionError(fmt::format("job '{}': {} jobs are already queued (max_queued_jobs)", job.id,
                                          profile_.max_queued_jobs));
     slot_cores_ = std::max(slot_cores_, job.cores);
-    queued_.emplace_back(job, 0);
+    queued_.push_back({job, 0, 0, profile_.walltime()});
 }
 
 bool BatchExecutor::reattach(const Job& job) {
@@ -339,12 +315,19 @@ std::string BatchExecutor::table_line(const Job& job) const {
     return line;
 }
 
-std::string BatchExecutor::batch_script(int seq, std::size_t tasks, int cores, const fs::path& table) const {
+long BatchExecutor::walltime(int seq) const {
+    const auto it = array_walltime_.find(seq);
+    return it != array_walltime_.end() ? it->second : profile_.walltime();
+}
+
+std::string BatchExecutor::batch_script(int seq, std::size_t elements, int cores, const fs::path& table,
+                                        int per_job) const {
     std::string s = "#!/bin/bash\n";
-    s += fmt::format("# Written by interphase (cluster/{}_executor.cpp): array {} of {} task(s). Each task runs\n"
-                     "# one line of its table (fields percent-encoded: workdir stdout stderr N env... argv...).\n",
-                     scheduler_, seq, tasks);
-    s += script_directives(seq, tasks, cores);
+    s += fmt::format("# Written by interphase (cluster/{}_executor.cpp): array {} of {} element(s), each running {} "
+                     "line(s)\n# of its table one after another (fields percent-encoded: workdir stdout stderr N "
+                     "env... argv...).\n",
+                     scheduler_, seq, elements, per_job);
+    s += script_directives(seq, elements, cores);
     s += "set -u\n";
     s += "dec() { if [ \"$2\" = - ]; then printf -v \"$1\" '%s' ''; else printf -v \"$1\" '%b' \"${2//%/\\\\x}\"; fi; }\n";
     s += "# The profile's environment and setup lines.\n";
@@ -352,54 +335,75 @@ std::string BatchExecutor::batch_script(int seq, std::size_t tasks, int cores, c
     for (const auto& line : profile_.setup) s += line + "\n";
     s += fmt::format("dec table '{}'\n", encode_field(fs::absolute(table).string()));
     s += script_identity();
-    s += R"sh(line=$(sed -n "${idx}p" "$table")
-read -r -a f <<< "$line"
-dec workdir "${f[0]}"; dec out "${f[1]}"; dec err "${f[2]}"
-i=4
-for ((k = 0; k < f[3]; k++)); do dec kv "${f[i]}"; export "$kv"; i=$((i + 1)); done
-argv=()
-for ((; i < ${#f[@]}; i++)); do dec a "${f[i]}"; argv+=("$a"); done
-cd "$workdir" || { echo "cannot enter $workdir" >&2; exit 97; }
-rm -f .@-exit .@-error
-if ! command -v -- "${argv[0]}" > /dev/null 2>&1; then
-  echo "executable '${argv[0]}' not found on PATH of the compute node" > .@-error
-  printf '%s %s\n' "$me" 127 > .@-exit
-  exit 127
-fi
-if [ "$out" = "$err" ]; then
-  "${argv[@]}" > "$out" 2>&1 < /dev/null
-else
-  "${argv[@]}" > "$out" 2> "$err" < /dev/null
-fi
-rc=$?
-printf '%s %s\n' "$me" "$rc" > .@-exit
-exit $rc
+    s += fmt::format("per_job={}\n", per_job);
+    // Each task in a subshell: its environment and folder do not leak into the next one. The
+    // start record tells a task that ran from one its bundle never reached; the exit record
+    // (element id and exit status) is written when the program has ended.
+    s += R"sh(run_line() (
+  line=$(sed -n "${1}p" "$table")
+  read -r -a f <<< "$line"
+  dec workdir "${f[0]}"; dec out "${f[1]}"; dec err "${f[2]}"
+  i=4
+  for ((k = 0; k < f[3]; k++)); do dec kv "${f[i]}"; export "$kv"; i=$((i + 1)); done
+  argv=()
+  for ((; i < ${#f[@]}; i++)); do dec a "${f[i]}"; argv+=("$a"); done
+  cd "$workdir" || { echo "cannot enter $workdir" >&2; exit 97; }
+  rm -f .@-exit .@-error
+  printf '%s\n' "$me" > .@-start
+  if ! command -v -- "${argv[0]}" > /dev/null 2>&1; then
+    echo "executable '${argv[0]}' not found on PATH of the compute node" > .@-error
+    printf '%s %s\n' "$me" 127 > .@-exit
+    exit 127
+  fi
+  if [ "$out" = "$err" ]; then
+    "${argv[@]}" > "$out" 2>&1 < /dev/null
+  else
+    "${argv[@]}" > "$out" 2> "$err" < /dev/null
+  fi
+  rc=$?
+  printf '%s %s\n' "$me" "$rc" > .@-exit
+  exit $rc
+)
+lines=$(wc -l < "$table")
+first=$(( (idx - 1) * per_job + 1 )); last=$(( idx * per_job ))
+[ "$last" -gt "$lines" ] && last=$lines
+status=0
+for ((n = first; n <= last; n++)); do run_line "$n" || status=$?; done
+exit $status
 )sh";
     // The exit records are named after the scheduler (.slurm-exit, .pbs-exit, .lsf-exit).
     for (auto at = s.find(".@-"); at != std::string::npos; at = s.find(".@-", at)) s.replace(at + 1, 1, scheduler_);
     return s;
 }
 
-bool BatchExecutor::submit_array(const std::vector<Job>& jobs, std::map<std::string, int> resubmits) {
+bool BatchExecutor::submit_array(const std::vector<Pending>& jobs) {
     const int seq = next_seq_++;
-    const int cores = jobs.front().cores;
+    const int cores = jobs.front().job.cores;
+    const long time = jobs.front().walltime;
+    const int per_job = std::max(1, profile_.tasks_per_job);
+    const std::size_t elements = (jobs.size() + per_job - 1) / per_job;
+    array_walltime_[seq] = time;
     const fs::path table = state_dir_ / "arrays" / fmt::format("{}.tasks", seq);
     const fs::path script = state_dir_ / "arrays" / fmt::format("{}.sh", seq);
     {
         std::ofstream t(table);
-        for (const auto& j : jobs) t << table_line(j) << '\n';
+        for (const auto& p : jobs) t << table_line(p.job) << '\n';
         std::ofstream sc(script);
-        sc << batch_script(seq, jobs.size(), cores, table);
+        sc << batch_script(seq, elements, cores, table, per_job);
         if (!t || !sc) throw StorageError(fmt::format("cannot write {} or {}", table.string(), script.string()));
     }
-    const bool array = as_array(jobs.size());
-    nlohmann::json entry{{"event", "array"}, {"seq", seq}, {"time", now_iso()}, {"array", array},
+    const bool array = as_array(elements);
+    nlohmann::json entry{{"event", "array"}, {"seq", seq},         {"time", now_iso()},
+                         {"array", array},   {"per_job", per_job}, {"walltime", time},
                          {"tasks", nlohmann::json::array()}};
-    for (const auto& j : jobs)
-        entry["tasks"].push_back({{"id", j.id}, {"workdir", fs::absolute(j.workdir).string()}, {"resubmits", resubmits[j.id]}});
+    for (const auto& p : jobs)
+        entry["tasks"].push_back({{"id", p.job.id},
+                                  {"workdir", fs::absolute(p.job.workdir).string()},
+                                  {"resubmits", p.resubmits},
+                                  {"timeouts", p.timeouts}});
     journal(entry.dump());
 
-    const auto r = run(submit_argv(seq, jobs.size(), script));
+    const auto r = run(submit_argv(seq, elements, script));
     const auto submitted = parse_submission(r);
     if (!submitted) {
         journal(nlohmann::json{{"event", "submit_failed"}, {"seq", seq}, {"error", one_line(r.err)}}.dump());
@@ -410,38 +414,37 @@ bool BatchExecutor::submit_array(const std::vector<Job>& jobs, std::map<std::str
     journal(nlohmann::json{{"event", "submitted"}, {"seq", seq}, {scheduler_, id}, {"array", array}}.dump());
     for (std::size_t i = 0; i < jobs.size(); ++i) {
         Tracked t;
-        t.job = jobs[i];
-        t.sched_id = element_id(id, i, array);
+        t.job = jobs[i].job;
         t.array_id = id;
         t.array = array;
         t.array_seq = seq;
         t.index = static_cast<int>(i);
-        t.resubmits = resubmits[jobs[i].id];
+        t.per_job = per_job;
+        t.sched_id = element_id(id, static_cast<std::size_t>(t.element()), array);
+        t.resubmits = jobs[i].resubmits;
+        t.timeouts = jobs[i].timeouts;
+        t.walltime = time;
         t.started = Clock::now();
-        jobs_[jobs[i].id] = std::move(t);
+        jobs_[t.job.id] = std::move(t);
     }
     return true;
 }
 
 void BatchExecutor::flush() {
     if (queued_.empty()) return;
-    // Jobs of one shape (cores) go into one array, in the order they were submitted.
-    std::map<int, std::vector<std::pair<Job, int>>> by_shape;
-    for (auto& q : queued_) by_shape[q.first.cores].push_back(std::move(q));
+    // Jobs of one shape (cores, time limit) go into one array, in the order they were submitted.
+    std::map<std::pair<int, long>, std::vector<Pending>> by_shape;
+    for (auto& q : queued_) by_shape[{q.job.cores, q.walltime}].push_back(std::move(q));
     queued_.clear();
     bool failed = false;
-    for (auto& [cores, group] : by_shape) {
-        // Without arrays (profile `arrays: false`), one submission per job.
-        const std::size_t per = as_array(2) ? kMaxArrayTasks : 1;
+    const std::size_t per_job = static_cast<std::size_t>(std::max(1, profile_.tasks_per_job));
+    for (auto& [shape, group] : by_shape) {
+        // Without arrays (profile `arrays: false`), one submission per job (one task, or one bundle).
+        const std::size_t per = as_array(2) ? kMaxArrayTasks * per_job : per_job;
         for (std::size_t start = 0; start < group.size(); start += per) {
             const auto end = std::min(group.size(), start + per);
-            std::vector<Job> jobs;
-            std::map<std::string, int> resubmits;
-            for (auto i = start; i < end; ++i) {
-                jobs.push_back(group[i].first);
-                resubmits[group[i].first.id] = group[i].second;
-            }
-            if (!failed && submit_array(jobs, resubmits)) continue;
+            std::vector<Pending> jobs(group.begin() + static_cast<long>(start), group.begin() + static_cast<long>(end));
+            if (!failed && submit_array(jobs)) continue;
             failed = true;  // keep the rest for the next attempt
             for (auto i = start; i < end; ++i) queued_.push_back(std::move(group[i]));
         }
@@ -456,9 +459,9 @@ void BatchExecutor::flush() {
     // The submission failed (controller down or restarting, a rejected option): retry at the next poll,
     // and give up on these jobs only after many failures in a row.
     if (++submit_failures_ >= kMaxSbatchFailures) {
-        for (auto& [job, n] : queued_) {
+        for (auto& q : queued_) {
             JobOutcome o;
-            o.id = job.id;
+            o.id = q.job.id;
             o.error = fmt::format("{} submission failed {} times in a row: {}", scheduler_, submit_failures_,
                                   last_submit_error_);
             ready_.push_back(std::move(o));
@@ -476,6 +479,12 @@ std::optional<int> BatchExecutor::recorded_exit(const Tracked& t) const {
     return rc;
 }
 
+bool BatchExecutor::started(const Tracked& t) const {
+    std::ifstream in(t.job.workdir / start_file());
+    std::string who;
+    return static_cast<bool>(in >> who) && who == t.sched_id;
+}
+
 void BatchExecutor::finish(const std::string& id, JobOutcome outcome) {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
@@ -491,11 +500,11 @@ void BatchExecutor::finish(const std::string& id, JobOutcome outcome) {
     jobs_.erase(it);
 }
 
-void BatchExecutor::resubmit(const std::string& id, const std::string& why) {
+void BatchExecutor::resubmit(const std::string& id, const std::string& why, bool counted) {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
     Tracked t = it->second;
-    if (t.resubmits >= profile_.max_resubmits) {
+    if (counted && t.resubmits >= profile_.max_resubmits) {
         JobOutcome o;
         o.error = fmt::format("{} job {}: {}; resubmitted {} times already (max_resubmits)", scheduler_, t.sched_id, why,
                               t.resubmits);
@@ -506,7 +515,46 @@ void BatchExecutor::resubmit(const std::string& id, const std::string& why) {
     journal(nlohmann::json{{"event", "resubmit"}, {"id", id}, {scheduler_, t.sched_id}, {"why", why}}.dump());
     std::error_code ec;
     fs::remove(t.job.workdir / exit_file(), ec);
-    queued_.emplace_back(std::move(t.job), t.resubmits + 1);
+    queued_.push_back({std::move(t.job), t.resubmits + (counted ? 1 : 0), t.timeouts, t.walltime});
+}
+
+void BatchExecutor::restart_after_time_limit(const std::string& id, const SchedulerRow& row) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Tracked t = it->second;
+    const auto& rule = profile_.on_timeout;
+    const long cap = profile_.max_walltime();
+    const long more = std::min(cap, static_cast<long>(std::ceil(static_cast<double>(t.walltime) * rule.time_factor)));
+    if (t.timeouts >= rule.restarts || more <= t.walltime) {
+        JobOutcome o = outcome(id, row, std::nullopt);
+        o.error += fmt::format(" — after {} restart(s) with more time, at {} s (on_timeout: restarts {}, max_time {} s)",
+                               t.timeouts, t.walltime, rule.restarts, cap);
+        finish(id, std::move(o));
+        return;
+    }
+    bool continued = false;
+    if (t.job.prepare_restart) {
+        try {
+            continued = t.job.prepare_restart();
+        } catch (const std::exception& e) {
+            JobOutcome o;
+            o.error = fmt::format("{} job {} reached its time limit ({} s) and could not be prepared to continue: {}",
+                                  scheduler_, t.sched_id, t.walltime, e.what());
+            finish(id, std::move(o));
+            return;
+        }
+    }
+    jobs_.erase(it);
+    journal(nlohmann::json{{"event", "timeout_restart"},
+                           {"id", id},
+                           {scheduler_, t.sched_id},
+                           {"walltime", t.walltime},
+                           {"next_walltime", more},
+                           {"continued", continued}}
+                .dump());
+    std::error_code ec;
+    fs::remove(t.job.workdir / exit_file(), ec);
+    queued_.push_back({std::move(t.job), t.resubmits, t.timeouts + 1, more});
 }
 
 void BatchExecutor::poll() {
@@ -534,7 +582,7 @@ void BatchExecutor::poll() {
         Tracked& t = jobs_.at(id);
         if (t.sched_id.empty()) {
             // Submitted by a killed engine between the journal entry and the scheduler's answer.
-            const int index = t.array ? scheduler_index(static_cast<std::size_t>(t.index)) : -1;
+            const int index = t.array ? scheduler_index(static_cast<std::size_t>(t.element())) : -1;
             const auto it = by_tag_index.find(tag(t.array_seq) + "#" + std::to_string(index));
             if (it == by_tag_index.end()) {
                 changed = true;
@@ -556,21 +604,43 @@ void BatchExecutor::poll() {
             continue;
         }
         const SchedulerRow& r = *row->second;
-        switch (fate(r)) {
+        const bool bundle = t.per_job > 1;
+        const auto fate_now = fate(r);
+        if (fate_now == BatchFate::Active) {
+            // A task of a running bundle that ended is collected without waiting for the others.
+            if (bundle)
+                if (const auto exit = recorded_exit(t)) {
+                    changed = true;
+                    finish(id, exit_status_outcome(id, *exit));
+                }
+            continue;
+        }
+        changed = true;
+        const auto exit = recorded_exit(t);
+        if (bundle && exit) {
+            // The task ended by itself, whatever became of the rest of its bundle.
+            finish(id, exit_status_outcome(id, *exit));
+            continue;
+        }
+        if (bundle && fate_now != BatchFate::Resubmit && !started(t)) {
+            // Its bundle ended (time limit, cancelled, failed) before reaching it: it never ran.
+            resubmit(id, fmt::format("its bundle ended with {} before the task started", r.state), false);
+            continue;
+        }
+        switch (fate_now) {
             case BatchFate::Active:
                 break;
             case BatchFate::Resubmit:
-                changed = true;
                 resubmit(id, "it ended with " + r.state + (r.reason.empty() ? "" : " (" + r.reason + ")"));
                 break;
-            case BatchFate::Ended:
-            case BatchFate::Error: {
-                changed = true;
-                auto exit = recorded_exit(t);
-                if (!exit) exit = r.exit;
-                finish(id, outcome(id, r, exit));
+            case BatchFate::TimeLimit:
+                if (exit) finish(id, exit_status_outcome(id, *exit));
+                else restart_after_time_limit(id, r);
                 break;
-            }
+            case BatchFate::Ended:
+            case BatchFate::Error:
+                finish(id, outcome(id, r, exit ? exit : r.exit));
+                break;
         }
     }
     interval_ = changed ? profile_.poll_interval : std::min(interval_ * profile_.poll_backoff, profile_.poll_max_interval);
@@ -614,9 +684,9 @@ void BatchExecutor::cancel_all() {
         ready_.push_back(std::move(o));
     }
     jobs_.clear();
-    for (auto& [job, n] : queued_) {
+    for (auto& q : queued_) {
         JobOutcome o;
-        o.id = job.id;
+        o.id = q.job.id;
         o.signal = SIGTERM;
         ready_.push_back(std::move(o));
     }

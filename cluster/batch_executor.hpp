@@ -3,14 +3,18 @@
 // element of a job array:
 //
 // - submit() only queues a job in memory; the next wait() submits every queued job of the same
-//   shape (cores) as ONE job array (one submission command per array). The array's batch script
-//   maps the scheduler's array index to its job through a table file (one line per task:
-//   working folder, output files, environment, argument vector, each field percent-encoded, so
-//   no user data is ever parsed by a shell).
+//   shape (cores, time limit) as ONE job array (one submission command per array). The array's
+//   batch script maps the scheduler's array index to its tasks through a table file (one line
+//   per task: working folder, output files, environment, argument vector, each field
+//   percent-encoded, so no user data is ever parsed by a shell). An array element runs one task,
+//   or a bundle of `tasks_per_job` tasks one after another; each task leaves an exit record in
+//   its folder, so tasks of a bundle are collected as they end.
 // - wait() polls with ONE status command per cycle for all jobs of the run (query()); the
 //   interval grows by a back-off factor while nothing changes.
 // - Jobs lost to the machine (node failure, preemption, vanished) are resubmitted up to the
-//   profile's max_resubmits; every other end state becomes an outcome carrying the state.
+//   profile's max_resubmits; a job stopped at its time limit is submitted again with more time
+//   (on_timeout: factor, cap, count) after Job::prepare_restart made its folder continue; every
+//   other end state becomes an outcome carrying the state.
 // - Every submission is written to a journal (STATE_DIR/journal.jsonl) before and after the
 //   submission command, so an engine that was killed re-attaches (reattach()) instead of
 //   submitting again; every scheduler command is counted (commands()) and logged to
@@ -37,7 +41,8 @@ enum class BatchFate {
     Active,    ///< queued, running, suspended, held...: keep polling
     Ended,     ///< the program ran to its end: its exit code decides
     Resubmit,  ///< not the job's fault (node failure, preemption): submit it again
-    Error,     ///< killed by the scheduler or an operator, time or memory limit...
+    TimeLimit, ///< stopped at its time limit: continue it with more time (profile on_timeout)
+    Error,     ///< killed by the scheduler or an operator, memory limit...
 };
 
 /// One job (array element) in the answer of a status command.
@@ -64,8 +69,6 @@ CommandResult run_command(const std::vector<std::string>& argv);
 
 /// The outcome of a program that exited with `exit` as recorded by a shell (128+N: signal N).
 JobOutcome exit_status_outcome(const std::string& id, int exit);
-/// A profile `time` ([D-]HH:MM:SS, HH:MM, or minutes, as Slurm reads it) in seconds.
-long walltime_seconds(const std::string& time);
 /// A profile `memory_per_cpu` ("2G", "500M", "2000" = MB) times `cores`, in MB.
 long memory_mb(const std::string& memory_per_cpu, int cores);
 
@@ -93,8 +96,10 @@ public:
     const std::map<std::string, int>& commands() const { return commands_; }
     int total_commands() const;
     const std::filesystem::path& state_dir() const { return state_dir_; }
-    /// The batch script of one array, as written to disk (for tests and docs).
-    std::string batch_script(int seq, std::size_t tasks, int cores, const std::filesystem::path& table) const;
+    /// The batch script of array `seq` of `elements` elements (each running `per_job` lines of
+    /// `table`), as written to disk (for tests and docs).
+    std::string batch_script(int seq, std::size_t elements, int cores, const std::filesystem::path& table,
+                             int per_job = 1) const;
     /// One table line: the job's fields, encoded.
     std::string table_line(const Job& job) const;
 
@@ -110,6 +115,8 @@ protected:
     const ClusterProfile& profile() const { return profile_; }
     const std::string& job_name() const { return job_name_; }
     int throttle() const { return profile_.array_throttle > 0 ? profile_.array_throttle : profile_.max_queued_jobs; }
+    /// The time limit of array `seq` in seconds (the profile's `time`, more after a time-limit restart).
+    long walltime(int seq) const;
     /// Ids of the submitted arrays (or plain jobs) still followed, for status commands that take ids.
     std::set<std::string> active_arrays() const;
     /// True when some array's submission was never confirmed (a killed engine): the status
@@ -117,10 +124,12 @@ protected:
     bool has_unconfirmed() const;
 
     // --- the scheduler's hooks ---
-    /// The directive lines (#SBATCH, #PBS, #BSUB) of an array of `tasks` jobs with `cores` cores.
+    // `tasks` below counts array elements (batch jobs); with bundles one element runs several tasks.
+    /// The directive lines (#SBATCH, #PBS, #BSUB) of an array of `tasks` jobs with `cores` cores
+    /// and the time limit walltime(seq).
     virtual std::string script_directives(int seq, std::size_t tasks, int cores) const = 0;
-    /// Shell lines that set `idx` (the 1-based line of the table) and `me` (the element's id,
-    /// as element_id() gives it) from the scheduler's environment.
+    /// Shell lines that set `idx` (the 1-based number of the array element) and `me` (the
+    /// element's id, as element_id() gives it) from the scheduler's environment.
     virtual std::string script_identity() const = 0;
     /// Whether `tasks` jobs go in as an array (else one plain job; only ever with tasks == 1).
     /// By default a lone job is a plain job (PBS Pro refuses one-element arrays).
@@ -129,10 +138,10 @@ protected:
     virtual std::vector<std::string> submit_argv(int seq, std::size_t tasks, const std::filesystem::path& script) const = 0;
     /// The submitted job's id from the submission command's answer; nullopt when it failed.
     virtual std::optional<std::string> parse_submission(const CommandResult& r) const = 0;
-    /// The id of element `index` (0-based position in the table) of submitted array `array_id`.
+    /// The id of element `index` (0-based) of submitted array `array_id`.
     virtual std::string element_id(const std::string& array_id, std::size_t index, bool array) const = 0;
-    /// The element's index as the scheduler shows it (SchedulerRow::index) for table position
-    /// `index`: arrays count from 1 (PBS, LSF) unless the scheduler says otherwise.
+    /// The element's index as the scheduler shows it (SchedulerRow::index) for element `index`
+    /// (0-based): arrays count from 1 (PBS, LSF) unless the scheduler says otherwise.
     virtual int scheduler_index(std::size_t index) const { return static_cast<int>(index) + 1; }
     /// ONE status command for every job of the run; nullopt when the scheduler did not answer.
     virtual std::optional<std::vector<SchedulerRow>> query() = 0;
@@ -144,24 +153,41 @@ protected:
     virtual std::string cancel_command() const = 0;
 
 private:
+    /// A job waiting for the next submission.
+    struct Pending {
+        Job job;
+        int resubmits = 0;  ///< NODE_FAIL/PREEMPTED/lost so far
+        int timeouts = 0;   ///< time-limit restarts so far
+        long walltime = 0;  ///< seconds
+    };
     struct Tracked {
         Job job;
         std::string sched_id;  ///< the element's id; empty while the array's submission is unconfirmed
         std::string array_id;  ///< the submitted array's (or plain job's) id
         int array_seq = -1;
-        int index = -1;
+        int index = -1;        ///< 0-based line of the array's table
+        int per_job = 1;       ///< table lines per array element: the element is index / per_job
         bool array = true;
         int resubmits = 0;
+        int timeouts = 0;
+        long walltime = 0;
         std::chrono::steady_clock::time_point started;
+        int element() const { return index / per_job; }
     };
     void flush();
-    bool submit_array(const std::vector<Job>& jobs, std::map<std::string, int> resubmits);
+    bool submit_array(const std::vector<Pending>& jobs);
     void poll();
     void finish(const std::string& id, JobOutcome outcome);
-    void resubmit(const std::string& id, const std::string& why);
+    /// Submits the job again with the next wait(); `counted` = it uses one of max_resubmits.
+    void resubmit(const std::string& id, const std::string& why, bool counted = true);
+    /// The job stopped at its time limit: continue it with more time, or fail at the cap.
+    void restart_after_time_limit(const std::string& id, const SchedulerRow& row);
     void journal(const std::string& json_line);
     std::optional<int> recorded_exit(const Tracked& t) const;
+    /// Whether the batch script started this task in the element it is tracked in.
+    bool started(const Tracked& t) const;
     std::string exit_file() const { return "." + scheduler_ + "-exit"; }
+    std::string start_file() const { return "." + scheduler_ + "-start"; }
     std::string error_file() const { return "." + scheduler_ + "-error"; }
 
     ClusterProfile profile_;
@@ -170,7 +196,8 @@ private:
     std::string scheduler_;
     int slot_cores_ = 1;
     int next_seq_ = 0;
-    std::vector<std::pair<Job, int>> queued_;         ///< (job, resubmits) not yet submitted
+    std::vector<Pending> queued_;                     ///< not yet submitted
+    std::map<int, long> array_walltime_;              ///< seconds, by array seq
     std::map<std::string, Tracked> jobs_;             ///< in the scheduler, by engine id
     std::map<std::string, Tracked> journal_jobs_;     ///< from a previous engine's journal, not yet re-attached
     std::vector<JobOutcome> ready_;

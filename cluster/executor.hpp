@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,11 @@ struct Job {
     std::filesystem::path stdout_path;       ///< absolute or relative to workdir
     std::filesystem::path stderr_path;
     std::map<std::string, std::string> environment;  ///< added to the inherited environment
+    /// Called by a batch executor before it submits the job again after the scheduler stopped
+    /// it at its time limit: prepares `workdir` so that the same argv continues where the run
+    /// stopped (the calculator's last geometry and wavefunction). Returns false when there is
+    /// nothing to continue from (the job then starts over). May be empty (always starts over).
+    std::function<bool()> prepare_restart;
 };
 
 struct JobOutcome {

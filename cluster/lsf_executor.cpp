@@ -79,6 +79,7 @@ BatchFate lsf_fate(const SchedulerRow& row) {
     if (has_reason(row, "TERM_PREEMPT") || has_reason(row, "TERM_REQUEUE") || has_reason(row, "TERM_LOAD") ||
         has_reason(row, "TERM_ZOMBIE") || has_reason(row, "TERM_RMS") || has_reason(row, "TERM_CHKPNT"))
         return BatchFate::Resubmit;
+    if (has_reason(row, "TERM_RUNLIMIT")) return BatchFate::TimeLimit;
     if (has_reason(row, "TERM_")) return BatchFate::Error;
     return BatchFate::Ended;  // the program's own non-zero exit
 }
@@ -113,10 +114,10 @@ LsfExecutor::LsfExecutor(ClusterProfile profile, fs::path state_dir, std::string
     load_journal();
 }
 
-std::vector<std::string> LsfExecutor::options(int cores) const {
+std::vector<std::string> LsfExecutor::options(int seq, int cores) const {
     const auto& p = profile();
     std::vector<std::string> o{"-n", std::to_string(cores), "-R", "span[hosts=1]"};
-    const long minutes = (walltime_seconds(p.time) + 59) / 60;
+    const long minutes = (walltime(seq) + 59) / 60;
     o.insert(o.end(), {"-W", fmt::format("{}:{:02}", minutes / 60, minutes % 60)});
     if (const long mem = memory_mb(p.memory_per_cpu, 1); mem > 0)
         o.insert(o.end(), {"-R", fmt::format("rusage[mem={}MB]", mem)});  // per slot
@@ -127,10 +128,10 @@ std::vector<std::string> LsfExecutor::options(int cores) const {
     return o;
 }
 
-std::string LsfExecutor::script_directives(int /*seq*/, std::size_t /*tasks*/, int cores) const {
+std::string LsfExecutor::script_directives(int seq, std::size_t /*tasks*/, int cores) const {
     // Given on bsub's command line too (a script passed as an argument is not scanned for #BSUB).
     std::string s;
-    const auto o = options(cores);
+    const auto o = options(seq, cores);
     for (std::size_t i = 0; i + 1 < o.size(); i += 2) {
         const bool quote = o[i + 1].find_first_of("[]%") != std::string::npos;
         s += fmt::format("#BSUB {} {}\n", o[i], quote ? "\"" + o[i + 1] + "\"" : o[i + 1]);
@@ -151,7 +152,7 @@ std::vector<std::string> LsfExecutor::submit_argv(int seq, std::size_t tasks, co
     std::ifstream in(script);
     for (std::string line; std::getline(in, line);)
         if (line.rfind("#BSUB -n ", 0) == 0) cores = static_cast<int>(text::parse_int(line.substr(9)).value_or(cores));
-    const auto o = options(cores);
+    const auto o = options(seq, cores);
     argv.insert(argv.end(), o.begin(), o.end());
     argv.insert(argv.end(), {"/bin/bash", script.string()});
     return argv;

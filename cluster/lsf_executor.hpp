@@ -49,7 +49,7 @@ protected:
 
 private:
     /// The resource options (without -J), shared by the command line and the #BSUB lines.
-    std::vector<std::string> options(int cores) const;
+    std::vector<std::string> options(int seq, int cores) const;
 };
 
 }  // namespace interphase::cluster

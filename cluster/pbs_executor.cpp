@@ -93,6 +93,7 @@ BatchFate pbs_fate(const SchedulerRow& row) {
         const int e = *row.exit;
         // PBS's own codes (JOB_EXEC_*): the job did not run to its end through its own doing.
         if (e == -3 || e == -11 || e == -20 || e == -14 || e == -16 || e == -18) return BatchFate::Resubmit;
+        if (e == -29) return BatchFate::TimeLimit;  // JOB_EXEC_KILL_WALLTIME
         if (e < 0) return BatchFate::Error;
         return BatchFate::Ended;
     }
@@ -134,7 +135,7 @@ PbsExecutor::PbsExecutor(ClusterProfile profile, fs::path state_dir, std::string
     load_journal();
 }
 
-std::string PbsExecutor::script_directives(int /*seq*/, std::size_t /*tasks*/, int cores) const {
+std::string PbsExecutor::script_directives(int seq, std::size_t /*tasks*/, int cores) const {
     const auto& p = profile();
     std::string s;
     const long mem = memory_mb(p.memory_per_cpu, cores);
@@ -144,7 +145,7 @@ std::string PbsExecutor::script_directives(int /*seq*/, std::size_t /*tasks*/, i
     } else {
         s += fmt::format("#PBS -l select=1:ncpus={}{}\n", cores, mem > 0 ? fmt::format(":mem={}mb", mem) : "");
     }
-    const long t = walltime_seconds(p.time);
+    const long t = walltime(seq);
     s += fmt::format("#PBS -l walltime={:02}:{:02}:{:02}\n", t / 3600, t / 60 % 60, t % 60);
     if (!p.queue.empty()) s += fmt::format("#PBS -q {}\n", p.queue);
     if (!p.account.empty()) s += fmt::format("#PBS -A {}\n", p.account);

@@ -58,6 +58,42 @@ public:
 
 }  // namespace
 
+long walltime_seconds(const std::string& time) {
+    // Slurm's forms: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours[:minutes[:seconds]]".
+    long days = 0;
+    std::string rest = time;
+    if (const auto dash = time.find('-'); dash != std::string::npos) {
+        days = text::parse_int(time.substr(0, dash)).value_or(0);
+        rest = time.substr(dash + 1);
+    }
+    std::vector<long> parts;
+    for (std::size_t start = 0;;) {
+        const auto colon = rest.find(':', start);
+        parts.push_back(text::parse_int(rest.substr(start, colon == std::string::npos ? std::string::npos : colon - start))
+                            .value_or(0));
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    long s = 0;
+    if (days > 0) {
+        const long h = parts.size() > 0 ? parts[0] : 0, m = parts.size() > 1 ? parts[1] : 0, sec = parts.size() > 2 ? parts[2] : 0;
+        s = ((days * 24 + h) * 60 + m) * 60 + sec;
+    } else if (parts.size() == 1) {
+        s = parts[0] * 60;
+    } else if (parts.size() == 2) {
+        s = parts[0] * 60 + parts[1];
+    } else {
+        s = (parts[0] * 60 + parts[1]) * 60 + parts[2];
+    }
+    return s;
+}
+
+long ClusterProfile::walltime() const { return walltime_seconds(time); }
+
+long ClusterProfile::max_walltime() const {
+    return on_timeout.max_time.empty() ? 4 * walltime() : walltime_seconds(on_timeout.max_time);
+}
+
 std::vector<std::string> ClusterProfile::launch_argv(const std::vector<std::string>& argv, int cores) const {
     if (argv.empty()) return argv;
     const auto it = programs.find(std::filesystem::path(argv[0]).filename().string());
@@ -97,7 +133,8 @@ ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::st
     r.only_keys(root, "",
                 {"scheduler", "partition", "account", "qos", "constraint", "time", "memory_per_cpu", "cores_per_task",
                  "setup", "environment", "programs", "sbatch_options", "max_queued_jobs", "array_throttle", "poll",
-                 "max_resubmits", "interphase", "queue", "project", "pbs_flavor", "arrays"});
+                 "max_resubmits", "interphase", "queue", "project", "pbs_flavor", "arrays", "tasks_per_job",
+                 "on_timeout"});
     ClusterProfile p;
     p.source = source;
     if (auto n = root["scheduler"]) {
@@ -122,10 +159,25 @@ ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::st
         if (v != "true" && v != "false") r.fail(n, "arrays", fmt::format("expected true or false, got '{}'", v));
         p.arrays = v == "true";
     }
+    static const std::regex kTime(R"(^(\d+-)?\d{1,3}(:\d{2}){0,2}$)");
     if (auto n = root["time"]) {
         p.time = r.word(n, "time");
-        static const std::regex kTime(R"(^(\d+-)?\d{1,3}(:\d{2}){0,2}$)");
         if (!std::regex_match(p.time, kTime)) r.fail(n, "time", fmt::format("expected [D-]HH:MM:SS or minutes, got '{}'", p.time));
+        if (walltime_seconds(p.time) < 60) r.fail(n, "time", "must be at least one minute");
+    }
+    if (auto n = root["tasks_per_job"]) p.tasks_per_job = r.integer(n, "tasks_per_job", 1, 100000);
+    if (auto n = root["on_timeout"]) {
+        r.only_keys(n, "on_timeout", {"restarts", "time_factor", "max_time"});
+        if (auto v = n["restarts"]) p.on_timeout.restarts = r.integer(v, "on_timeout.restarts", 0, 100);
+        if (auto v = n["time_factor"]) p.on_timeout.time_factor = r.number(v, "on_timeout.time_factor", 1.01, 100);
+        if (auto v = n["max_time"]) {
+            p.on_timeout.max_time = r.word(v, "on_timeout.max_time");
+            if (!std::regex_match(p.on_timeout.max_time, kTime))
+                r.fail(v, "on_timeout.max_time",
+                       fmt::format("expected [D-]HH:MM:SS or minutes, got '{}'", p.on_timeout.max_time));
+            if (walltime_seconds(p.on_timeout.max_time) < walltime_seconds(p.time))
+                r.fail(v, "on_timeout.max_time", fmt::format("must be at least `time` ({})", p.time));
+        }
     }
     if (auto n = root["memory_per_cpu"]) {
         p.memory_per_cpu = r.word(n, "memory_per_cpu");

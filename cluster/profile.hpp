@@ -42,11 +42,30 @@ struct ClusterProfile {
     double poll_max_interval = 30;          ///< back-off cap
     double poll_backoff = 1.5;              ///< factor applied while nothing changes
     int max_resubmits = 3;                  ///< NODE_FAIL / PREEMPTED / lost jobs resubmitted this often
+    /// Tasks one batch job (array element) runs one after another: a "bundle". 1 = a job per
+    /// task. Larger bundles cut the jobs the scheduler must start (tiny tasks, busy clusters);
+    /// `time` must then cover the whole bundle. Tasks that ended are collected while their
+    /// bundle still runs.
+    int tasks_per_job = 1;
+    /// A task stopped at its time limit (TIMEOUT, PBS walltime, LSF TERM_RUNLIMIT) is submitted
+    /// again with `time_factor` times its time, up to `max_time`, at most `restarts` times; the
+    /// calculator first prepares its folder to continue (last geometry, wavefunction).
+    struct TimeLimitRestart {
+        int restarts = 2;
+        double time_factor = 2;
+        std::string max_time;  ///< [D-]HH:MM:SS; empty = four times `time`
+    } on_timeout;
     std::string interphase;                 ///< the `interphase` binary jobs run for builtin tasks; empty = this one
 
+    /// The time limit of a first submission and the cap of the time-limit restarts, in seconds.
+    long walltime() const;
+    long max_walltime() const;
     /// The launch line of `argv` (program looked up in `programs`) for `cores` cores.
     std::vector<std::string> launch_argv(const std::vector<std::string>& argv, int cores) const;
 };
+
+/// A profile `time` ([D-]HH:MM:SS, HH:MM:SS, MM:SS or minutes, as Slurm reads it) in seconds.
+long walltime_seconds(const std::string& time);
 
 /// Parses a profile; throws ParseError (bad YAML) or InputError "FILE:LINE: field 'F': ...".
 ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::string& source);

@@ -32,7 +32,8 @@ SlurmFate slurm_fate(const std::string& raw) {
     std::string s = raw.substr(0, raw.find_first_of(" +"));
     if (s == "COMPLETED" || s == "FAILED") return SlurmFate::Ended;
     if (s == "NODE_FAIL" || s == "PREEMPTED") return SlurmFate::Resubmit;
-    if (s == "CANCELLED" || s == "TIMEOUT" || s == "OUT_OF_MEMORY" || s == "BOOT_FAIL" || s == "DEADLINE" ||
+    if (s == "TIMEOUT") return SlurmFate::TimeLimit;
+    if (s == "CANCELLED" || s == "OUT_OF_MEMORY" || s == "BOOT_FAIL" || s == "DEADLINE" ||
         s == "SPECIAL_EXIT" || s == "REVOKED")
         return SlurmFate::Error;
     return SlurmFate::Active;  // PENDING RUNNING COMPLETING CONFIGURING SUSPENDED REQUEUED RESIZING STOPPED ...
@@ -105,11 +106,16 @@ SlurmExecutor::SlurmExecutor(ClusterProfile profile, fs::path state_dir, std::st
     load_journal();
 }
 
-std::string SlurmExecutor::script_directives(int /*seq*/, std::size_t /*tasks*/, int cores) const {
+std::string slurm_time(long seconds) {
+    const long d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60;
+    return d > 0 ? fmt::format("{}-{:02}:{:02}:{:02}", d, h, m, s) : fmt::format("{:02}:{:02}:{:02}", h, m, s);
+}
+
+std::string SlurmExecutor::script_directives(int seq, std::size_t /*tasks*/, int cores) const {
     const auto& p = profile();
     std::string s = "#SBATCH --ntasks=1\n";
     s += fmt::format("#SBATCH --cpus-per-task={}\n", cores);
-    s += fmt::format("#SBATCH --time={}\n", p.time);
+    s += fmt::format("#SBATCH --time={}\n", slurm_time(walltime(seq)));
     if (!p.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", p.partition);
     if (!p.account.empty()) s += fmt::format("#SBATCH --account={}\n", p.account);
     if (!p.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", p.qos);

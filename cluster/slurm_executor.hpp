@@ -32,8 +32,10 @@ namespace interphase::cluster {
 /// What a Slurm job state means for the engine.
 using SlurmFate = BatchFate;
 /// PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED...: Active; COMPLETED, FAILED:
-/// Ended; NODE_FAIL, PREEMPTED: Resubmit; CANCELLED, TIMEOUT, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE...: Error.
+/// Ended; NODE_FAIL, PREEMPTED: Resubmit; TIMEOUT: TimeLimit; CANCELLED, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE...: Error.
 SlurmFate slurm_fate(const std::string& state);
+/// Seconds as Slurm's --time: HH:MM:SS, or D-HH:MM:SS from one day on.
+std::string slurm_time(long seconds);
 /// The outcome of a job that ended in `state` (an Ended or Error fate). `exit` is the program's
 /// exit status recorded by the batch script when known (128+N means killed by signal N).
 JobOutcome slurm_outcome(const std::string& id, const std::string& slurm_id, const std::string& state,

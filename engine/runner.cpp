@@ -362,6 +362,13 @@ cluster::Job Run::make_job(const std::string& task, const fs::path& folder) cons
     job.stdout_path = folder / launch.stdout_file;
     job.stderr_path = folder / launch.stderr_file;
     job.environment = launch.environment;
+    // A batch job stopped at its time limit continues from the calculator's last geometry and
+    // wavefunction (builtin calculations are seconds long: they start over).
+    if (!builtin_as_job_)
+        job.prepare_restart = [this, task] {
+            const auto it = running_.find(task);
+            return it != running_.end() && calculator_->prepare_restart(it->second.request, it->second.folder);
+        };
     return job;
 }
 

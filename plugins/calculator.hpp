@@ -93,6 +93,14 @@ public:
     virtual LaunchSpec launch(const std::filesystem::path& dir, int cores) const = 0;
     /// Parses the finished run; throws CalculationError (unconverged, crashed) or ParseError.
     virtual CalculationResult parse(const CalculationRequest& request, const std::filesystem::path& dir) const = 0;
+    /// After a batch system stopped the run in `dir` at its time limit: prepares `dir` so that
+    /// launching the same command again continues the calculation (its last geometry, its last
+    /// wavefunction) instead of starting over, and keeps the stopped run's output beside it.
+    /// Returns false when there is nothing to continue from (the run then starts over).
+    /// Throws ExecutionError when the folder cannot be prepared.
+    virtual bool prepare_restart(const CalculationRequest& /*request*/, const std::filesystem::path& /*dir*/) const {
+        return false;
+    }
     /// Non-null for in-process calculators (plugins/builtin/): the engine evaluates this
     /// potential directly, with its own drivers, instead of writing inputs and launching.
     virtual const Potential* potential() const { return nullptr; }

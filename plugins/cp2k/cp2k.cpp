@@ -45,6 +45,20 @@ std::string read_file(const std::filesystem::path& p) {
     return ss.str();
 }
 
+/// Writes `text` to `path` through a temporary file and a rename: never a half-written input.
+void write_atomically(const std::filesystem::path& path, const std::string& text) {
+    const auto tmp = std::filesystem::path(path.string() + ".tmp");
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) throw ExecutionError(fmt::format("cannot write {}", tmp.string()));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw ExecutionError(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+}
+
 /// The last non-empty line of a (small) stderr file, for messages about runs that died early.
 std::string stderr_hint(const std::filesystem::path& p) {
     std::error_code ec;
@@ -102,16 +116,7 @@ void Cp2kCalculator::write_inputs(const CalculationRequest& request, const std::
         if (name == kOutputFile || name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0)
             std::filesystem::remove(entry.path(), ec);
     }
-    const auto path = dir / kInputFile;
-    const auto tmp = dir / (std::string(kInputFile) + ".tmp");
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << input;
-        out.flush();
-        if (!out) throw ExecutionError(fmt::format("cannot write {}", tmp.string()));
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw ExecutionError(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+    write_atomically(dir / kInputFile, input);
 }
 
 LaunchSpec Cp2kCalculator::launch(const std::filesystem::path& dir, int cores) const {
@@ -173,6 +178,53 @@ CalculationResult Cp2kCalculator::parse(const CalculationRequest& request, const
                              fmt::format("atom {} is {} in the trajectory but {} in the request", i + 1,
                                          frame.species[i], atoms[i].species));
     return make_result(request, out, file, &frame.positions);
+}
+
+bool Cp2kCalculator::prepare_restart(const CalculationRequest& request, const std::filesystem::path& dir) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    CalculationRequest next = request;
+    bool continued = false;
+    // The last complete frame of the stopped relaxation is the new start; a trajectory cut in
+    // the middle of a frame still gives its last complete one.
+    const auto xyz = dir / kTrajectoryFile;
+    if (request.kind == CalculationKind::Relaxation && fs::is_regular_file(xyz, ec)) {
+        try {
+            const auto frame = parse_last_xyz_frame(read_file(xyz), xyz.string());
+            bool same = frame.species.size() == next.structure.size();
+            for (std::size_t i = 0; same && i < frame.species.size(); ++i) same = frame.species[i] == next.structure[i].species;
+            if (same) {
+                for (std::size_t i = 0; i < frame.positions.size(); ++i)
+                    next.structure[i].frac = next.structure.to_fractional(frame.positions[i]);
+                continued = true;
+            }
+        } catch (const ParseError&) {
+            // no complete frame yet: the relaxation starts from the request's geometry
+        }
+    }
+    // The stopped run's files are kept, numbered; CP2K must not append to them.
+    int part = 1;
+    while (fs::exists(dir / fmt::format("{}.part-{}", kOutputFile, part), ec)) ++part;
+    if (fs::exists(dir / kOutputFile, ec)) fs::rename(dir / kOutputFile, dir / fmt::format("{}.part-{}", kOutputFile, part), ec);
+    if (fs::exists(xyz, ec)) fs::rename(xyz, dir / fmt::format("trajectory.part-{}.xyz", part), ec);
+    // The last wavefunction (Γ: .wfn, k-points: .kp) under a name the next run does not overwrite
+    // while reading it.
+    std::string wavefunction;
+    for (const char* ext : {"wfn", "kp"}) {
+        const auto file = dir / fmt::format("cp2k-RESTART.{}", ext);
+        if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) == 0) continue;
+        wavefunction = fmt::format("restart-part-{}.{}", part, ext);
+        fs::rename(file, dir / wavefunction, ec);
+        if (ec) throw ExecutionError(fmt::format("cannot keep {}: {}", file.string(), ec.message()));
+        continued = true;
+        break;
+    }
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0) fs::remove(entry.path(), ec);
+    }
+    write_atomically(dir / kInputFile, write_input(next, settings_, wavefunction));
+    return continued;
 }
 
 CalculatorInfo registration() {

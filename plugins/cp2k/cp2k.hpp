@@ -73,7 +73,10 @@ int valence_electrons(const std::string& element, const std::string& basis_set,
 /// The complete cp2k.inp text for `request`. Deterministic: the same request and settings
 /// give the same bytes. Throws InputError for impossible requests (unknown functional, spin
 /// multiplicity inconsistent with the electron count, empty structure...).
-std::string write_input(const CalculationRequest& request, const Settings& settings);
+/// `wavefunction_restart`, when not empty, is a wavefunction file of an earlier run of the same
+/// system (cp2k-RESTART.wfn or .kp): the SCF starts from it (SCF_GUESS RESTART).
+std::string write_input(const CalculationRequest& request, const Settings& settings,
+                        const std::string& wavefunction_restart = "");
 
 /// Everything the parser reads from one CP2K output text (cp2k.out). Energies in Hartree and
 /// forces in Hartree/Bohr, as printed: conversion happens in Calculator::parse.
@@ -132,6 +135,10 @@ public:
     void write_inputs(const CalculationRequest& request, const std::filesystem::path& dir) const override;
     LaunchSpec launch(const std::filesystem::path& dir, int cores) const override;
     CalculationResult parse(const CalculationRequest& request, const std::filesystem::path& dir) const override;
+    /// Continues a run stopped at its time limit: a relaxation restarts from the last frame of
+    /// cp2k-pos-1.xyz (with a fresh optimizer), the SCF from cp2k-RESTART.wfn/.kp; the stopped
+    /// run's cp2k.out and trajectory are kept as cp2k.out.part-N and trajectory.part-N.xyz.
+    bool prepare_restart(const CalculationRequest& request, const std::filesystem::path& dir) const override;
     const Settings& settings() const noexcept { return settings_; }
 
     static constexpr const char* kInputFile = "cp2k.inp";

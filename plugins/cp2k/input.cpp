@@ -313,7 +313,8 @@ int valence_electrons(const std::string& element, const std::string& basis_set,
                                  basis_set));
 }
 
-std::string write_input(const CalculationRequest& request, const Settings& settings) {
+std::string write_input(const CalculationRequest& request, const Settings& settings,
+                        const std::string& wavefunction_restart) {
     const auto& s = request.structure;
     const auto& p = request.protocol;
     if (s.size() == 0) throw InputError("request", "structure", "has no atoms");
@@ -423,8 +424,9 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
           << "      SCHEME MONKHORST-PACK " << mesh[0] << " " << mesh[1] << " " << mesh[2] << "\n"
           << "    &END KPOINTS\n";
     }
+    if (!wavefunction_restart.empty()) o << "    WFN_RESTART_FILE_NAME " << wavefunction_restart << "\n";
     o << "    &SCF\n"
-      << "      SCF_GUESS ATOMIC\n"
+      << "      SCF_GUESS " << (wavefunction_restart.empty() ? "ATOMIC" : "RESTART") << "\n"
       << "      EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
       << "      MAX_SCF " << p.max_scf << "\n";
     if (p.smearing > 0 && !smearing)

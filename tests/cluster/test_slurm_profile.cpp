@@ -85,8 +85,12 @@ TEST_CASE("Slurm states map to outcomes") {
     CHECK(slurm_fate("FAILED") == SlurmFate::Ended);
     CHECK(slurm_fate("NODE_FAIL") == SlurmFate::Resubmit);
     CHECK(slurm_fate("PREEMPTED") == SlurmFate::Resubmit);
-    for (const char* s : {"CANCELLED", "CANCELLED by 0", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
+    CHECK(slurm_fate("TIMEOUT") == SlurmFate::TimeLimit);  // continued with more time (on_timeout)
+    for (const char* s : {"CANCELLED", "CANCELLED by 0", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
         CHECK(slurm_fate(s) == SlurmFate::Error);
+    CHECK(slurm_time(59) == "00:00:59");
+    CHECK(slurm_time(2 * 3600 + 5 * 60) == "02:05:00");
+    CHECK(slurm_time(86400 + 3600 + 1) == "1-01:00:01");
 
     CHECK(slurm_outcome("t", "5_1", "COMPLETED", "None", 0).succeeded());
     CHECK(slurm_outcome("t", "5_1", "FAILED", "NonZeroExitCode", 3).exit_code == 3);
@@ -142,4 +146,68 @@ TEST_CASE("the batch script runs the right task with its arguments intact") {
     CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "it's $HOME||hello 'world'|x;y\n");
     CHECK(testing::slurp(jobs[0].workdir / ".slurm-exit") == "77_0 0\n");
     CHECK(testing::slurp(jobs[1].workdir / ".slurm-exit") == "77_1 3\n");
+}
+
+TEST_CASE("bundles and time-limit restarts are read from the profile") {
+    const auto defaults = parse_cluster_profile("partition: debug\ntime: \"00:30:00\"\n", "p.yaml");
+    CHECK(defaults.tasks_per_job == 1);
+    CHECK(defaults.on_timeout.restarts == 2);
+    CHECK(defaults.walltime() == 1800);
+    CHECK(defaults.max_walltime() == 4 * 1800);  // no max_time: four times `time`
+    const auto p = parse_cluster_profile(
+        "time: \"01:00:00\"\ntasks_per_job: 25\non_timeout: {restarts: 3, time_factor: 1.5, max_time: \"1-00:00:00\"}\n",
+        "p.yaml");
+    CHECK(p.tasks_per_job == 25);
+    CHECK(p.on_timeout.restarts == 3);
+    CHECK(p.on_timeout.time_factor == 1.5);
+    CHECK(p.max_walltime() == 86400);
+    CHECK(error_of("tasks_per_job: 0\n").find("p.yaml:1: field 'tasks_per_job'") != std::string::npos);
+    CHECK(error_of("time: \"02:00:00\"\non_timeout: {max_time: \"01:00:00\"}\n").find("field 'on_timeout.max_time': must be at least") !=
+          std::string::npos);
+    CHECK(error_of("on_timeout: {factor: 2}\n").find("on_timeout") != std::string::npos);
+    CHECK(error_of("on_timeout: {time_factor: 1}\n").find("field 'on_timeout.time_factor'") != std::string::npos);
+    CHECK(error_of("time: \"00:00:30\"\n").find("at least one minute") != std::string::npos);
+}
+
+TEST_CASE("a bundle runs its tasks one after another and leaves one exit record per task") {
+    // 5 tasks, 2 per job: elements 0..2 run lines 1-2, 3-4 and 5. A failing task does not stop
+    // its bundle; each task gets its own environment; the element's status is its last failure.
+    const auto dir = testing::scratch("slurm-bundle");
+    auto profile = parse_cluster_profile("partition: debug\ntasks_per_job: 2\n", "p.yaml");
+    SlurmExecutor ex(profile, dir / "state", "ip-test");
+    std::vector<Job> jobs(5);
+    for (int i = 0; i < 5; ++i) {
+        jobs[i].id = "task" + std::to_string(i);
+        jobs[i].workdir = dir / ("t" + std::to_string(i));
+        fs::create_directories(jobs[i].workdir);
+        jobs[i].stdout_path = "out.txt";
+        jobs[i].stderr_path = "out.txt";
+        jobs[i].argv = {"/bin/sh", "-c", "echo \"$MINE|${OTHER:-}\"; exit $CODE"};
+        jobs[i].environment["MINE"] = "m" + std::to_string(i);
+        jobs[i].environment["CODE"] = i == 2 ? "4" : "0";
+    }
+    jobs[0].environment["OTHER"] = "leak?";
+    jobs[3].argv = {"no-such-program-here"};
+    const fs::path table = dir / "table";
+    {
+        std::ofstream t(table);
+        for (const auto& j : jobs) t << ex.table_line(j) << "\n";
+        std::ofstream(dir / "job.sh") << ex.batch_script(0, 3, 1, table, 2);
+    }
+    std::vector<int> status;
+    for (int e = 0; e < 3; ++e) {
+        const std::string cmd = "cd '" + dir.string() + "' && SLURM_ARRAY_JOB_ID=9 SLURM_ARRAY_TASK_ID=" +
+                                std::to_string(e) + " bash job.sh > /dev/null 2>&1";
+        status.push_back(WEXITSTATUS(std::system(cmd.c_str())));
+    }
+    CHECK(status == std::vector<int>{0, 127, 0});  // element 1 ran task 2 (exit 4) and task 3 (not found)
+    CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "m0|leak?\n");
+    CHECK(testing::slurp(jobs[1].workdir / "out.txt") == "m1|\n");  // task 0's environment stayed with it
+    CHECK(testing::slurp(jobs[0].workdir / ".slurm-exit") == "9_0 0\n");
+    CHECK(testing::slurp(jobs[1].workdir / ".slurm-exit") == "9_0 0\n");
+    CHECK(testing::slurp(jobs[2].workdir / ".slurm-exit") == "9_1 4\n");
+    CHECK(testing::slurp(jobs[3].workdir / ".slurm-exit") == "9_1 127\n");
+    CHECK(testing::slurp(jobs[3].workdir / ".slurm-error").find("no-such-program-here") != std::string::npos);
+    CHECK(testing::slurp(jobs[4].workdir / ".slurm-exit") == "9_2 0\n");
+    CHECK(testing::slurp(jobs[4].workdir / ".slurm-start") == "9_2\n");
 }

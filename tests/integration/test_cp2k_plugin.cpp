@@ -44,9 +44,7 @@ std::unique_ptr<Calculator> make(const nlohmann::json& config = nlohmann::json::
     return CalculatorRegistry::instance().create("cp2k", config, "test_cp2k_plugin");
 }
 
-/// Writes the inputs, runs the LaunchSpec as a real process and parses the folder.
-CalculationResult run(const Calculator& calc, const CalculationRequest& req, const std::filesystem::path& dir) {
-    calc.write_inputs(req, dir);
+cluster::Job launch_job(const Calculator& calc, const std::filesystem::path& dir) {
     const LaunchSpec spec = calc.launch(dir, kCores);
     cluster::Job job;
     job.id = dir.filename().string();
@@ -56,13 +54,25 @@ CalculationResult run(const Calculator& calc, const CalculationRequest& req, con
     job.stdout_path = spec.stdout_file;
     job.stderr_path = spec.stderr_file;
     job.environment = spec.environment;
+    return job;
+}
+
+/// Runs the prepared folder's LaunchSpec as a real process and parses the folder.
+CalculationResult run_prepared(const Calculator& calc, const CalculationRequest& req, const std::filesystem::path& dir) {
+    const cluster::Job job = launch_job(calc, dir);
     cluster::LocalExecutor executor(kCores);
     const auto t0 = std::chrono::steady_clock::now();
     const auto outcome = cluster::run_to_completion(executor, job);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    MESSAGE(job.id << ": " << spec.argv.front() << " ... took " << seconds << " s");
+    MESSAGE(job.id << ": " << job.argv.front() << " ... took " << seconds << " s");
     CHECK_MESSAGE(outcome.succeeded(), outcome.describe());
     return calc.parse(req, dir);
+}
+
+/// Writes the inputs, runs the LaunchSpec as a real process and parses the folder.
+CalculationResult run(const Calculator& calc, const CalculationRequest& req, const std::filesystem::path& dir) {
+    calc.write_inputs(req, dir);
+    return run_prepared(calc, req, dir);
 }
 
 /// The last total energy in an output, read with a plain regex (independent of the plugin).
@@ -144,6 +154,78 @@ TEST_CASE("cp2k (real): Li2 relaxation from a stretched bond reaches the PBE bon
     // The relaxed molecule stays where it was, on the box axis.
     CHECK(std::abs(r.structure.cartesian(0).x() - 4.0) < 1e-3);
     CHECK(std::abs(r.structure.cartesian(1).y() - 4.0) < 1e-3);
+}
+
+TEST_CASE("cp2k (real): a relaxation stopped mid-way continues from its last geometry and wavefunction") {
+    // What a batch job stopped at its time limit leaves: CP2K killed with SIGTERM in the middle
+    // of a GEO_OPT. prepare_restart() makes the folder continue; the continued run must start
+    // at the last geometry the stopped one reached, read its wavefunction, and end where an
+    // uninterrupted relaxation ends.
+    if (!cp2k_installed()) return;
+    auto calc = make({{"cutoff", 150}, {"rel_cutoff", 30}});
+    auto req = request(li2(3.4), "fast", CalculationKind::Relaxation);
+    req.protocol.fmax = 0.05;
+    const auto full = run(*calc, req, testing::scratch("cp2k-li2-full"));
+    REQUIRE(full.ionic_steps >= 4);
+
+    const auto dir = testing::scratch("cp2k-li2-stopped");
+    calc->write_inputs(req, dir);
+    {
+        cluster::LocalExecutor executor(kCores);
+        executor.submit(launch_job(*calc, dir));
+        const auto frames = [&] { return testing::count_lines(slurp(dir / "cp2k-pos-1.xyz")) / 4; };  // 2 atoms + 2 lines
+        bool stopped = false;
+        for (int i = 0; i < 1200 && !stopped; ++i) {
+            const auto ended = executor.wait(std::chrono::milliseconds(100));
+            REQUIRE_MESSAGE(ended.empty(), "the relaxation ended before it could be stopped");
+            if (frames() >= 3) {
+                executor.cancel_all();  // SIGTERM, as Slurm at the time limit
+                stopped = true;
+            }
+        }
+        REQUIRE(stopped);
+        while (executor.running() > 0) executor.wait(std::chrono::milliseconds(200));
+    }
+    const auto last = cp2k::parse_last_xyz_frame(slurp(dir / "cp2k-pos-1.xyz"), "cp2k-pos-1.xyz");
+    const double reached = (last.positions[1] - last.positions[0]).norm();
+    MESSAGE("stopped at a bond of " << reached << " Å (start 3.4 Å)");
+    CHECK(reached < 3.39);
+
+    REQUIRE(calc->prepare_restart(req, dir));
+    CHECK(std::filesystem::exists(dir / "cp2k.out.part-1"));
+    CHECK(std::filesystem::exists(dir / "trajectory.part-1.xyz"));
+    CHECK(std::filesystem::exists(dir / "restart-part-1.wfn"));
+    CHECK(!std::filesystem::exists(dir / "cp2k-pos-1.xyz"));
+    const std::string input = slurp(dir / "cp2k.inp");
+    CHECK(input.find("SCF_GUESS RESTART") != std::string::npos);
+    CHECK(input.find("WFN_RESTART_FILE_NAME restart-part-1.wfn") != std::string::npos);
+
+    const auto r = run_prepared(*calc, req, dir);
+    CHECK(r.geometry_converged);
+    const std::string out = slurp(dir / "cp2k.out");
+    // CP2K started from the wavefunction (at the geometry it was computed for, its first SCF
+    // needs fewer steps than the stopped run's first) and from the geometry the stopped run reached.
+    CHECK(out.find("Density guess:                                   RESTART") != std::string::npos);
+    const auto continued = cp2k::parse_output(out, "cp2k.out");
+    const auto stopped = cp2k::parse_output(slurp(dir / "cp2k.out.part-1"), "cp2k.out.part-1");
+    REQUIRE(!continued.scf_steps.empty());
+    MESSAGE("first SCF: " << continued.scf_steps.front() << " steps continued, " << stopped.scf_steps.front()
+                          << " steps from the atomic guess");
+    CHECK(continued.scf_steps.front() < stopped.scf_steps.front());
+    const auto first = continued.energies.front() * units::kHartreeToEV;
+    CHECK(first < first_energy_ev(dir / "cp2k.out.part-1") - 1e-3);
+    MESSAGE("continued: E = " << r.energy << " eV in " << r.ionic_steps << " steps; uninterrupted: " << full.energy
+                              << " eV in " << full.ionic_steps << " steps");
+    CHECK(std::abs(r.energy - full.energy) < 2e-3);  // both converged to fmax 0.05 eV/Å
+    CHECK(std::abs(bond(r.structure) - bond(full.structure)) < 0.02);
+    CHECK(r.ionic_steps < full.ionic_steps);  // it did not start over
+
+    // Nothing to continue from: a single point that never wrote a wavefunction starts over.
+    const auto sp_dir = testing::scratch("cp2k-li2-sp-restart");
+    auto sp = request(li2(2.7), "fast");
+    calc->write_inputs(sp, sp_dir);
+    CHECK_FALSE(calc->prepare_restart(sp, sp_dir));
+    CHECK(slurp(sp_dir / "cp2k.inp").find("SCF_GUESS ATOMIC") != std::string::npos);
 }
 
 TEST_CASE("cp2k (real): relaxation with a fixed atom keeps it in place") {

@@ -200,7 +200,7 @@ TEST_CASE("PBS and LSF states map to engine outcomes") {
     CHECK(pbs_fate(pro.at("1234[1].pbs01")) == BatchFate::Ended);   // X, Exit_status 0
     CHECK(pbs_outcome("t", pro.at("1234[1].pbs01"), 0).succeeded());
     CHECK(pbs_outcome("t", pro.at("1234[2].pbs01"), 2).exit_code == 2);
-    CHECK(pbs_fate(pro.at("1240.pbs01")) == BatchFate::Error);  // -29: walltime
+    CHECK(pbs_fate(pro.at("1240.pbs01")) == BatchFate::TimeLimit);  // -29: walltime, continued with more time
     CHECK(pbs_outcome("t", pro.at("1240.pbs01"), -29).describe().find("walltime") != std::string::npos);
     CHECK(pbs_outcome("t", pro.at("1241.pbs01"), 271).signal == SIGTERM);
     for (const char* s : {"H", "W", "E", "T", "S", "U", "M"}) CHECK(pbs_fate({"1.s", s, "", "", -1, std::nullopt}) == BatchFate::Active);
@@ -216,7 +216,7 @@ TEST_CASE("PBS and LSF states map to engine outcomes") {
     CHECK(lsf_fate(bj[1]) == BatchFate::Ended);  // EXIT 3, no TERM_ reason: the program's code
     CHECK(lsf_outcome("t", bj[1], bj[1].exit).exit_code == 3);
     for (int i : {2, 3, 4, 10}) CHECK(lsf_fate(bj[static_cast<std::size_t>(i)]) == BatchFate::Active);  // RUN PEND SSUSP UNKWN
-    CHECK(lsf_fate(bj[5]) == BatchFate::Error);
+    CHECK(lsf_fate(bj[5]) == BatchFate::TimeLimit);  // TERM_RUNLIMIT: continued with more time
     CHECK(lsf_outcome("t", bj[5], 140).describe().find("run limit") != std::string::npos);
     CHECK(lsf_outcome("t", bj[6], 130).signal == SIGKILL);  // TERM_OWNER: retried as killed
     CHECK(lsf_outcome("t", bj[7], 137).describe().find("memory_per_cpu") != std::string::npos);

@@ -4,7 +4,9 @@
 // through job arrays and gives the local executor's results.h5; a job cancelled with scancel
 // behind the engine's back is noticed and started again; an engine killed with SIGKILL and
 // resumed re-attaches to its queued jobs without submitting any twice; a slurmctld restart in
-// the middle of a run is ridden out; a tiny CP2K calculation (Li2) runs through Slurm.
+// the middle of a run is ridden out; bundles of tasks (tasks_per_job) give the same results with
+// fewer Slurm jobs and each task is collected as it ends; a job stopped at its time limit
+// continues with more time (on_timeout); a tiny CP2K calculation (Li2) runs through Slurm.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sys/wait.h>
 #include <thread>
@@ -283,6 +286,116 @@ TEST_CASE("an array whose sbatch answer was never journaled is found again by it
     CHECK(testing::slurp(job.workdir / "out.txt") == "done\n");
     const auto [status, out] = testing::run_command("squeue -h -r -t all -n '" + name + "' -o %i | wc -l");
     CHECK(std::stoul(out) == 1);
+}
+
+TEST_CASE("a builtin workflow in bundles of tasks gives the local executor's results with fewer jobs") {
+    const auto dir = prepare("slurm-bundles", "tasks_per_job: 8\n");
+    REQUIRE(testing::run_cli(dir, "run wf.yaml --run-dir slurm --executor slurm --cluster-profile profile.yaml", "slurm.log") == 0);
+    INFO(testing::slurp(dir / "slurm.log").substr(0, 3000));
+    CHECK(h5_numbers(dir / "slurm" / "results.h5") == h5_numbers(dir / "local" / "results.h5"));
+    const auto calcs = calculation_tasks(dir / "slurm");
+    CHECK(journal_submitted_tasks(dir / "slurm") == calcs);
+    // Slurm started one job per bundle of up to 8 calculations, not one per calculation.
+    const auto jobs = slurm_job_count(dir / "slurm");
+    MESSAGE(fmt::format("{} calculations ran as {} Slurm jobs", calcs, jobs));
+    CHECK(jobs < calcs / 2);
+}
+
+TEST_CASE("tasks of a bundle are collected as they end, each with its own exit status") {
+    start_cluster();
+    const auto dir = testing::scratch("slurm-bundle-exec");
+    const auto profile = cluster::parse_cluster_profile(
+        "partition: debug\ntasks_per_job: 4\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
+    const std::string name = engine::batch_job_name(dir);
+    cluster::SlurmExecutor ex(profile, dir / "state", name);
+    for (int i = 0; i < 10; ++i) {
+        cluster::Job job;
+        job.id = fmt::format("t{}", i);
+        // t3 (the last of the first bundle) takes 8 s: t0..t2 must be collected before it ends.
+        job.argv = {"/bin/sh", "-c", i == 3 ? "sleep 8; echo t3" : i == 1 ? "exit 5" : fmt::format("echo t{}", i)};
+        job.workdir = dir / job.id;
+        fs::create_directories(job.workdir);
+        job.stdout_path = "out.txt";
+        job.stderr_path = "out.txt";
+        ex.submit(job);
+    }
+    std::map<std::string, cluster::JobOutcome> got;
+    std::map<std::string, std::chrono::steady_clock::time_point> when;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (got.size() < 10 && std::chrono::steady_clock::now() - t0 < 180s)
+        for (auto& o : ex.wait(1s)) {
+            when[o.id] = std::chrono::steady_clock::now();
+            got[o.id] = o;
+        }
+    REQUIRE(got.size() == 10);
+    CHECK(got.at("t1").exit_code == 5);
+    for (const auto& [id, o] : got)
+        if (id != "t1") {
+            CHECK(o.succeeded());
+            CHECK(testing::slurp(dir / id / "out.txt") == id + "\n");
+        }
+    CHECK(when.at("t3") - when.at("t0") >= 4s);  // t0 did not wait for its bundle to end
+    CHECK(ex.commands().at("sbatch") == 1);      // one array of ceil(10/4) = 3 elements
+    const auto [status, out] = testing::run_command("squeue -h -r -t all -n '" + name + "' -o %i | wc -l");
+    CHECK(std::stoul(out) == 3);
+}
+
+TEST_CASE("a job stopped at its time limit continues with more time, up to the cap") {
+    // time: 1 minute; the job sleeps until its folder says it may continue. Slurm stops it with
+    // TIMEOUT (after 60-90 s: the controller checks limits every 30 s); the executor asks the
+    // job to prepare its restart (a calculator would keep its last geometry and wavefunction
+    // here) and submits it again with twice the time. A second executor allows no restart: its
+    // job ends with the TIMEOUT error.
+    start_cluster();
+    const auto dir = testing::scratch("slurm-timeout");
+    const auto restarts = cluster::parse_cluster_profile(
+        "partition: debug\ntime: \"1\"\non_timeout: {restarts: 1, time_factor: 2, max_time: \"3\"}\n"
+        "poll: {interval: 1, max_interval: 3}\n",
+        "p.yaml");
+    const auto none = cluster::parse_cluster_profile(
+        "partition: debug\ntime: \"1\"\non_timeout: {restarts: 0}\npoll: {interval: 1, max_interval: 3}\n", "p.yaml");
+    cluster::SlurmExecutor ex(restarts, dir / "state", engine::batch_job_name(dir / "a"));
+    cluster::SlurmExecutor ex_none(none, dir / "state-none", engine::batch_job_name(dir / "b"));
+    int prepared = 0;
+    auto make = [&](const std::string& id) {
+        cluster::Job job;
+        job.id = id;
+        job.argv = {"/bin/sh", "-c", "if [ -e checkpoint ]; then cat checkpoint; exit 0; fi; sleep 600"};
+        job.workdir = dir / id;
+        fs::create_directories(job.workdir);
+        job.stdout_path = "out.txt";
+        job.stderr_path = "out.txt";
+        job.prepare_restart = [&prepared, w = job.workdir] {
+            ++prepared;
+            std::ofstream(w / "checkpoint") << "continued from the checkpoint\n";
+            return true;
+        };
+        return job;
+    };
+    ex.submit(make("continued"));
+    ex_none.submit(make("stopped"));
+    std::optional<cluster::JobOutcome> continued, stopped;
+    const auto t0 = std::chrono::steady_clock::now();
+    while ((!continued || !stopped) && std::chrono::steady_clock::now() - t0 < 300s) {
+        for (auto& o : ex.wait(500ms)) continued = o;
+        for (auto& o : ex_none.wait(500ms)) stopped = o;
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE(fmt::format("time-limit restart test: {:.0f} s", wall));
+    REQUIRE(continued);
+    REQUIRE(stopped);
+    CHECK(continued->succeeded());
+    CHECK(prepared == 1);
+    CHECK(testing::slurp(dir / "continued" / "out.txt") == "continued from the checkpoint\n");
+    CHECK(ex.commands().at("sbatch") == 2);
+    // The second submission asked for twice the time.
+    CHECK(testing::slurp(dir / "state" / "arrays" / "0.sh").find("#SBATCH --time=00:01:00") != std::string::npos);
+    CHECK(testing::slurp(dir / "state" / "arrays" / "1.sh").find("#SBATCH --time=00:02:00") != std::string::npos);
+    CHECK(count_lines_with(dir / "state" / "journal.jsonl", "timeout_restart") == 1);
+    CHECK(!stopped->succeeded());
+    CHECK(stopped->describe().find("TIMEOUT") != std::string::npos);
+    CHECK(stopped->describe().find("on_timeout") != std::string::npos);
+    CHECK(!fs::exists(dir / "stopped" / "checkpoint"));  // no restart: nothing prepared
 }
 
 TEST_CASE("a tiny CP2K calculation runs through Slurm") {
