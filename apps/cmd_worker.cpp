@@ -32,8 +32,8 @@ void add_worker_command(CLI::App& app, Commands& commands) {
     w->add_option("--cores", o->cores, "Cores of each worker rank; a calculation gets all of them")
         ->check(CLI::Range(1, 100000));
     w->add_option("--launcher", o->launcher,
-                  "Prefix of external codes' command lines: none, 'srun --exclusive -n {cores}', "
-                  "'mpirun --host {host} -np {cores}' ({cores}, {host}, {rank} are substituted)");
+                  "Prefix of external codes' command lines: none, 'srun --mpi=pmix --exclusive -N 1 -w {host} -n {cores} -c 1', "
+                  "'mpirun --host {host} -np {cores}' ({cores}, {host}, {rank} are substituted; docs/cluster.md)");
     w->add_option("--heartbeat-timeout", o->heartbeat_timeout, "Seconds without heartbeat before a worker rank is dead")
         ->check(CLI::Range(0.1, 86400.0));
     w->add_option("--heartbeat-interval", o->heartbeat_interval, "Seconds between a worker's heartbeats")

@@ -38,6 +38,8 @@ void add_calc_commands(CLI::App& app, Commands& commands);
 void add_cluster_commands(CLI::App& app, Commands& commands);
 /// worker: the MPI pilot, `mpirun -np N interphase worker RUN_DIR` (apps/cmd_worker.cpp).
 void add_worker_command(CLI::App& app, Commands& commands);
+/// submit: one batch job running the MPI pilot on a run folder (apps/cmd_submit.cpp).
+void add_submit_command(CLI::App& app, Commands& commands);
 
 // Helpers shared by the command files (apps/cli_common.cpp).
 /// A built-in phase name or a structure file.

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     cli::add_run_commands(app, commands);
     cli::add_cluster_commands(app, commands);
     cli::add_worker_command(app, commands);
+    cli::add_submit_command(app, commands);
     cli::add_calc_commands(app, commands);
     CLI::App* build = cli::add_build_commands(app, commands);
     cli::add_build_slab_command(*build, commands);

@@ -606,15 +606,7 @@ void BatchExecutor::poll() {
         const SchedulerRow& r = *row->second;
         const bool bundle = t.per_job > 1;
         const auto fate_now = fate(r);
-        if (fate_now == BatchFate::Active) {
-            // A task of a running bundle that ended is collected without waiting for the others.
-            if (bundle)
-                if (const auto exit = recorded_exit(t)) {
-                    changed = true;
-                    finish(id, exit_status_outcome(id, *exit));
-                }
-            continue;
-        }
+        if (fate_now == BatchFate::Active) continue;  // tasks of running bundles: scan_bundles()
         changed = true;
         const auto exit = recorded_exit(t);
         if (bundle && exit) {
@@ -646,6 +638,23 @@ void BatchExecutor::poll() {
     interval_ = changed ? profile_.poll_interval : std::min(interval_ * profile_.poll_backoff, profile_.poll_max_interval);
 }
 
+bool BatchExecutor::scan_bundles() {
+    std::map<std::pair<int, int>, std::vector<std::pair<int, std::string>>> bundles;  // (array, element) -> (line, id)
+    for (const auto& [id, t] : jobs_)
+        if (t.per_job > 1 && !t.sched_id.empty()) bundles[{t.array_seq, t.element()}].emplace_back(t.index, id);
+    bool any = false;
+    for (auto& [element, tasks] : bundles) {
+        std::sort(tasks.begin(), tasks.end());
+        for (const auto& [line, id] : tasks) {  // in the order the bundle runs them
+            const auto exit = recorded_exit(jobs_.at(id));
+            if (!exit) break;
+            finish(id, exit_status_outcome(id, *exit));
+            any = true;
+        }
+    }
+    return any;
+}
+
 std::vector<JobOutcome> BatchExecutor::wait(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     if (!queued_.empty() && submit_failures_ == 0) flush();
@@ -659,8 +668,13 @@ std::vector<JobOutcome> BatchExecutor::wait(std::chrono::milliseconds timeout) {
             next_poll_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_));
             continue;
         }
+        const bool bundles = profile_.tasks_per_job > 1;
+        if (bundles && now >= next_scan_) {
+            next_scan_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(profile_.poll_interval));
+            if (scan_bundles()) continue;
+        }
         if (now >= deadline) return {};
-        std::this_thread::sleep_until(std::min(next_poll_, deadline));
+        std::this_thread::sleep_until(std::min({next_poll_, deadline, bundles ? next_scan_ : deadline}));
     }
 }
 

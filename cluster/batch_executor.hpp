@@ -10,7 +10,8 @@
 //   or a bundle of `tasks_per_job` tasks one after another; each task leaves an exit record in
 //   its folder, so tasks of a bundle are collected as they end.
 // - wait() polls with ONE status command per cycle for all jobs of the run (query()); the
-//   interval grows by a back-off factor while nothing changes.
+//   interval grows by a back-off factor while no job ends. Tasks of a running bundle are
+//   collected from their exit records between polls, without a scheduler command.
 // - Jobs lost to the machine (node failure, preemption, vanished) are resubmitted up to the
 //   profile's max_resubmits; a job stopped at its time limit is submitted again with more time
 //   (on_timeout: factor, cap, count) after Job::prepare_restart made its folder continue; every
@@ -177,6 +178,10 @@ private:
     void flush();
     bool submit_array(const std::vector<Pending>& jobs);
     void poll();
+    /// Collects tasks of bundles that ended, from their exit records alone (no scheduler
+    /// command): only the next task of each bundle can have ended, so one file per bundle.
+    /// Returns whether any did.
+    bool scan_bundles();
     void finish(const std::string& id, JobOutcome outcome);
     /// Submits the job again with the next wait(); `counted` = it uses one of max_resubmits.
     void resubmit(const std::string& id, const std::string& why, bool counted = true);
@@ -203,6 +208,7 @@ private:
     std::vector<JobOutcome> ready_;
     std::map<std::string, int> commands_;
     std::chrono::steady_clock::time_point next_poll_{};
+    std::chrono::steady_clock::time_point next_scan_{};
     double interval_ = 0;
     int submit_failures_ = 0;
     std::string last_submit_error_;

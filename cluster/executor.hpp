@@ -22,6 +22,10 @@ struct Job {
     std::filesystem::path stdout_path;       ///< absolute or relative to workdir
     std::filesystem::path stderr_path;
     std::map<std::string, std::string> environment;  ///< added to the inherited environment
+    /// Inherited variables whose names start with one of these are not passed on (local
+    /// executor). The MPI pilot drops its own MPI runtime's (OMPI_, PMIX_...), so that a code
+    /// started with its own `mpirun` is not taken for a recursive call of the pilot's.
+    std::vector<std::string> drop_environment_prefixes;
     /// Called by a batch executor before it submits the job again after the scheduler stopped
     /// it at its time limit: prepares `workdir` so that the same argv continues where the run
     /// stopped (the calculator's last geometry and wavefunction). Returns false when there is

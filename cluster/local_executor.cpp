@@ -153,14 +153,17 @@ UniqueFd open_output(const fs::path& path, const std::string& job_id) {
     return file;
 }
 
-/// The child's environment: ours, with the job's variables added or replaced.
-std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
+/// The child's environment: ours without the variables under `drop` prefixes, with the job's
+/// variables added or replaced.
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra,
+                                           const std::vector<std::string>& drop) {
     std::vector<std::string> env;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         std::string_view entry(*e);
         auto eq = entry.find('=');
         std::string key(entry.substr(0, eq));
-        if (!extra.contains(key)) env.emplace_back(entry);
+        const bool dropped = std::any_of(drop.begin(), drop.end(), [&](const std::string& p) { return key.rfind(p, 0) == 0; });
+        if (!extra.contains(key) && !dropped) env.emplace_back(entry);
     }
     for (const auto& [key, value] : extra) env.push_back(key + "=" + value);
     return env;
@@ -240,7 +243,7 @@ void LocalExecutor::submit(const Job& job) {
         throw ExecutionError(fmt::format("job '{}': working directory '{}' does not exist",
                                          job.id, job.workdir.string()));
 
-    std::vector<std::string> env = child_environment(job.environment);
+    std::vector<std::string> env = child_environment(job.environment, job.drop_environment_prefixes);
 
     const std::string& program_name = job.argv.front();
     fs::path program;

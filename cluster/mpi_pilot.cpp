@@ -7,6 +7,7 @@
 
 #ifdef INTERPHASE_HAVE_MPI
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -253,6 +254,12 @@ public:
         Job j = job;
         j.cores = std::min(std::max(1, job.cores), std::max(1, opt_.cores_per_rank));
         auto prefix = launcher_prefix(opt_.launcher, j.cores, host_, rank_);
+        // The code's own `mpirun` (CP2K on several cores) or the launcher's must not see the
+        // pilot's MPI runtime: OpenMPI would refuse it as a recursive call.
+        j.drop_environment_prefixes = {"OMPI_", "PMIX_", "OPAL_", "PRTE_", "ORTE_"};
+        // ... but running as root stays allowed.
+        for (const char* keep : {"OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"})
+            if (const char* v = std::getenv(keep); v && !j.environment.contains(keep)) j.environment[keep] = v;
         j.argv.insert(j.argv.begin(), prefix.begin(), prefix.end());
         try {
             local_.submit(j);

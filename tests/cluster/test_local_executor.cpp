@@ -263,6 +263,28 @@ TEST_CASE("environment: inherited plus the job's variables") {
     check_no_children();
 }
 
+TEST_CASE("environment: inherited variables under a dropped prefix are not passed on") {
+    // What the MPI pilot does for external codes: the pilot's OMPI_*/PMIX_* variables would make
+    // the code's own mpirun refuse to start ("recursive call"); the job's own variables stay.
+    auto dir = interphase::testing::scratch("exec-env-drop");
+    ::setenv("OMPI_INTERPHASE_TEST", "pilot", 1);
+    ::setenv("PMIX_INTERPHASE_TEST", "pilot", 1);
+    ::setenv("INTERPHASE_TEST_KEPT", "kept", 1);
+    LocalExecutor executor(1);
+    auto job = shell_job("env-drop", dir,
+                         "printf '%s|%s|%s|%s' \"${OMPI_INTERPHASE_TEST:-unset}\" \"${PMIX_INTERPHASE_TEST:-unset}\" "
+                         "\"$INTERPHASE_TEST_KEPT\" \"$OMPI_ALLOW_RUN_AS_ROOT\"");
+    job.drop_environment_prefixes = {"OMPI_", "PMIX_"};
+    job.environment = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"}};  // given by the job: kept
+    CHECK(run_to_completion(executor, job).succeeded());
+    CHECK(slurp(dir / "stdout.txt") == "unset|unset|kept|1");
+    CHECK(std::string(std::getenv("OMPI_INTERPHASE_TEST")) == "pilot");  // ours untouched
+    ::unsetenv("OMPI_INTERPHASE_TEST");
+    ::unsetenv("PMIX_INTERPHASE_TEST");
+    ::unsetenv("INTERPHASE_TEST_KEPT");
+    check_no_children();
+}
+
 TEST_CASE("a missing executable is an outcome, not an exception") {
     auto dir = interphase::testing::scratch("exec-missing");
     LocalExecutor executor(2);

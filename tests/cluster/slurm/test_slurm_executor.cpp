@@ -6,7 +6,8 @@
 // resumed re-attaches to its queued jobs without submitting any twice; a slurmctld restart in
 // the middle of a run is ridden out; bundles of tasks (tasks_per_job) give the same results with
 // fewer Slurm jobs and each task is collected as it ends; a job stopped at its time limit
-// continues with more time (on_timeout); a tiny CP2K calculation (Li2) runs through Slurm.
+// continues with more time (on_timeout); a job lost to NODE_FAIL (node set DOWN) is submitted
+// again; a tiny CP2K calculation (Li2) runs through Slurm.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -30,6 +31,7 @@
 #include "cluster/slurm_executor.hpp"
 #include "engine/executor_setup.hpp"
 #include "engine/store.hpp"
+#include "cluster/slurm/local_slurm.hpp"
 #include "test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -42,20 +44,11 @@ namespace {
 
 const fs::path kData = fs::path("tests/cluster/slurm/data");
 
-void start_cluster() {
-    static bool started = false;
-    if (started) return;
-    const auto [status, out] =
-        testing::run_command("'" + (testing::source_dir() / "scripts/slurm-local.sh").string() + "' start 2>&1");
-    INFO(out);
-    REQUIRE(status == 0);
-    started = true;
-}
 
 
 // The scratch folder with the workflow, the profile (plus `extra` lines) and a local reference run.
 fs::path prepare(const std::string& name, const std::string& extra_profile = "") {
-    start_cluster();
+    testing::start_local_slurm();
     const auto dir = testing::scratch(name);
     fs::copy_file(testing::source_dir() / kData / "emt_slurm.yaml", dir / "wf.yaml");
     std::ofstream(dir / "profile.yaml") << testing::slurp(testing::source_dir() / kData / "profile.yaml") << extra_profile;
@@ -250,7 +243,7 @@ TEST_CASE("a slurmctld restart in the middle of a run is ridden out") {
 TEST_CASE("an array whose sbatch answer was never journaled is found again by its comment") {
     // An engine killed after sbatch accepted an array but before the journal recorded its id:
     // the next executor finds the jobs by the array's --comment instead of submitting again.
-    start_cluster();
+    testing::start_local_slurm();
     const auto dir = testing::scratch("slurm-window");
     const auto profile = cluster::parse_cluster_profile("partition: debug\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
     const std::string name = engine::batch_job_name(dir);
@@ -302,7 +295,7 @@ TEST_CASE("a builtin workflow in bundles of tasks gives the local executor's res
 }
 
 TEST_CASE("tasks of a bundle are collected as they end, each with its own exit status") {
-    start_cluster();
+    testing::start_local_slurm();
     const auto dir = testing::scratch("slurm-bundle-exec");
     const auto profile = cluster::parse_cluster_profile(
         "partition: debug\ntasks_per_job: 4\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
@@ -346,7 +339,7 @@ TEST_CASE("a job stopped at its time limit continues with more time, up to the c
     // job to prepare its restart (a calculator would keep its last geometry and wavefunction
     // here) and submits it again with twice the time. A second executor allows no restart: its
     // job ends with the TIMEOUT error.
-    start_cluster();
+    testing::start_local_slurm();
     const auto dir = testing::scratch("slurm-timeout");
     const auto restarts = cluster::parse_cluster_profile(
         "partition: debug\ntime: \"1\"\non_timeout: {restarts: 1, time_factor: 2, max_time: \"3\"}\n"
@@ -398,6 +391,50 @@ TEST_CASE("a job stopped at its time limit continues with more time, up to the c
     CHECK(!fs::exists(dir / "stopped" / "checkpoint"));  // no restart: nothing prepared
 }
 
+TEST_CASE("a job lost to a node failure (NODE_FAIL) is submitted again by the executor") {
+    // The node is set DOWN by the operator while the job runs: Slurm ends the job with
+    // NODE_FAIL (--no-requeue: Slurm does not requeue it itself). The executor submits it again;
+    // it runs once the node is back. Nothing else may run on the cluster meanwhile (the slurm
+    // tests hold the RESOURCE_LOCK "local_slurm").
+    testing::start_local_slurm();
+    const auto dir = testing::scratch("slurm-node-fail");
+    const auto profile = cluster::parse_cluster_profile(
+        "partition: debug\nsbatch_options: [\"--no-requeue\"]\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
+    cluster::SlurmExecutor ex(profile, dir / "state", engine::batch_job_name(dir));
+    cluster::Job job;
+    job.id = "lost";
+    job.argv = {"/bin/sh", "-c", "if [ -e first-attempt ]; then echo second attempt; exit 0; fi; touch first-attempt; sleep 300"};
+    job.workdir = dir / "work";
+    fs::create_directories(job.workdir);
+    job.stdout_path = "out.txt";
+    job.stderr_path = "out.txt";
+    ex.submit(job);
+    const auto [host_status, host] = testing::run_command("hostname -s | tr -d '\\n'");
+    REQUIRE(host_status == 0);
+    std::optional<cluster::JobOutcome> outcome;
+    bool downed = false, resumed = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!outcome && std::chrono::steady_clock::now() - t0 < 240s) {
+        for (auto& o : ex.wait(500ms)) outcome = o;
+        if (!downed && fs::exists(job.workdir / "first-attempt")) {
+            REQUIRE(testing::run_command("scontrol update nodename=" + host + " state=down reason=interphase-test").first == 0);
+            downed = true;
+        }
+        if (downed && !resumed && count_lines_with(dir / "state" / "journal.jsonl", "\"resubmit\"") > 0) {
+            // Back to service (with ReturnToService=2 slurmd's registration may already have done it).
+            testing::run_command("scontrol update nodename=" + host + " state=resume 2>&1");
+            resumed = true;
+        }
+    }
+    if (downed && !resumed) testing::run_command("scontrol update nodename=" + host + " state=resume 2>&1");
+    REQUIRE(outcome);
+    CHECK(outcome->succeeded());
+    CHECK(testing::slurp(job.workdir / "out.txt") == "second attempt\n");
+    CHECK(ex.commands().at("sbatch") == 2);
+    const auto journal_text = testing::slurp(dir / "state" / "journal.jsonl");
+    CHECK(journal_text.find("NODE_FAIL") != std::string::npos);  // the resubmit event says why
+}
+
 TEST_CASE("a tiny CP2K calculation runs through Slurm") {
     // The CP2K plugin writes the inputs, the Slurm executor runs its LaunchSpec as a one-task
     // array (the profile maps cp2k.psmp to its executable), the plugin parses the outputs.
@@ -409,7 +446,7 @@ TEST_CASE("a tiny CP2K calculation runs through Slurm") {
         MESSAGE("skipping: " << e.what());
         return;
     }
-    start_cluster();
+    testing::start_local_slurm();
     const auto dir = testing::scratch("slurm-cp2k");
     const auto exe = testing::run_command("command -v cp2k.psmp").second;
     const auto profile = cluster::parse_cluster_profile(
