@@ -614,8 +614,18 @@ void BatchExecutor::poll() {
             finish(id, exit_status_outcome(id, *exit));
             continue;
         }
+        if (bundle && fate_now == BatchFate::Ended) {
+            // The bundle ran to its end but left no exit record for this task: it could not
+            // start (its folder could not be entered). Never resubmitted blindly: it would fail again.
+            JobOutcome o;
+            o.error = fmt::format("{} job {} (a bundle) ended with {} without running this task (no exit record in "
+                                  "{}; see the bundle's log in {})",
+                                  scheduler_, t.sched_id, r.state, t.job.workdir.string(), (state_dir_ / "logs").string());
+            finish(id, std::move(o));
+            continue;
+        }
         if (bundle && fate_now != BatchFate::Resubmit && !started(t)) {
-            // Its bundle ended (time limit, cancelled, failed) before reaching it: it never ran.
+            // Its bundle was cut short (time limit, cancelled) before reaching it: it never ran.
             resubmit(id, fmt::format("its bundle ended with {} before the task started", r.state), false);
             continue;
         }

@@ -251,6 +251,35 @@ TEST_CASE("jobs run through the PBS Pro, Torque and LSF shims as arrays with one
     }
 }
 
+TEST_CASE("a PBS Pro walltime kill and an LSF run limit continue the task with more time") {
+    // The shims stop the first element at its time limit (PBS Pro Exit_status -29, LSF EXIT
+    // TERM_RUNLIMIT); the executor prepares the restart and submits again with twice the time.
+    struct Case {
+        std::string profile, submit, first_limit, second_limit;
+    };
+    for (const Case& c : {Case{"scheduler: pbs\n", "qsub", "#PBS -l walltime=01:00:00", "#PBS -l walltime=02:00:00"},
+                          Case{"scheduler: lsf\n", "bsub", "#BSUB -W 1:00", "#BSUB -W 2:00"}}) {
+        CAPTURE(c.profile);
+        const auto dir = testing::scratch("pbs-lsf-runlimit");
+        const auto state = use_shims(dir);
+        ::setenv("SHIM_RUNLIMIT_ONCE", (dir / "limit-reached").c_str(), 1);
+        const auto profile = parse_cluster_profile(c.profile + kProfileTail, "p.yaml");
+        auto ex = ExecutorRegistry::instance().create(profile.scheduler, {1, dir / "batch", "ip-test", profile});
+        auto jobs = echo_jobs(dir, 1);
+        int prepared = 0;
+        jobs[0].prepare_restart = [&prepared] { return ++prepared > 0; };
+        const auto outcomes = run_all(*ex, jobs);
+        ::unsetenv("SHIM_RUNLIMIT_ONCE");
+        REQUIRE(outcomes.size() == 1);
+        CHECK_MESSAGE(outcomes[0].succeeded(), outcomes[0].describe());
+        CHECK(prepared == 1);
+        CHECK(count_calls(state, c.submit) == 2);
+        CHECK(testing::slurp(dir / "batch" / "arrays" / "0.sh").find(c.first_limit) != std::string::npos);
+        CHECK(testing::slurp(dir / "batch" / "arrays" / "1.sh").find(c.second_limit) != std::string::npos);
+        CHECK(testing::slurp(dir / "batch" / "journal.jsonl").find("timeout_restart") != std::string::npos);
+    }
+}
+
 TEST_CASE("arrays: false submits one job per task") {
     const auto dir = testing::scratch("pbs-lsf-noarray");
     const auto state = use_shims(dir);

@@ -301,7 +301,7 @@ TEST_CASE("tasks of a bundle are collected as they end, each with its own exit s
         "partition: debug\ntasks_per_job: 4\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
     const std::string name = engine::batch_job_name(dir);
     cluster::SlurmExecutor ex(profile, dir / "state", name);
-    for (int i = 0; i < 10; ++i) {
+    for (int i = 0; i < 11; ++i) {
         cluster::Job job;
         job.id = fmt::format("t{}", i);
         // t3 (the last of the first bundle) takes 8 s: t0..t2 must be collected before it ends.
@@ -312,23 +312,25 @@ TEST_CASE("tasks of a bundle are collected as they end, each with its own exit s
         job.stderr_path = "out.txt";
         ex.submit(job);
     }
+    fs::remove_all(dir / "t10");  // its bundle cannot enter its folder: an error, not a resubmission
     std::map<std::string, cluster::JobOutcome> got;
     std::map<std::string, std::chrono::steady_clock::time_point> when;
     const auto t0 = std::chrono::steady_clock::now();
-    while (got.size() < 10 && std::chrono::steady_clock::now() - t0 < 180s)
+    while (got.size() < 11 && std::chrono::steady_clock::now() - t0 < 180s)
         for (auto& o : ex.wait(1s)) {
             when[o.id] = std::chrono::steady_clock::now();
             got[o.id] = o;
         }
-    REQUIRE(got.size() == 10);
+    REQUIRE(got.size() == 11);
     CHECK(got.at("t1").exit_code == 5);
+    CHECK(got.at("t10").describe().find("without running this task") != std::string::npos);
     for (const auto& [id, o] : got)
-        if (id != "t1") {
+        if (id != "t1" && id != "t10") {
             CHECK(o.succeeded());
             CHECK(testing::slurp(dir / id / "out.txt") == id + "\n");
         }
     CHECK(when.at("t3") - when.at("t0") >= 4s);  // t0 did not wait for its bundle to end
-    CHECK(ex.commands().at("sbatch") == 1);      // one array of ceil(10/4) = 3 elements
+    CHECK(ex.commands().at("sbatch") == 1);      // one array of ceil(11/4) = 3 elements
     const auto [status, out] = testing::run_command("squeue -h -r -t all -n '" + name + "' -o %i | wc -l");
     CHECK(std::stoul(out) == 3);
 }

@@ -20,8 +20,15 @@ next_id() {
 }
 
 # run_element DIR INDEX ENV...: runs the job's script with the scheduler's environment; records rc.
+# With SHIM_RUNLIMIT_ONCE=FILE and no FILE yet, the element is instead stopped at its time limit
+# (rc "runlimit", FILE created): qstat then reports PBS's walltime kill, bjobs TERM_RUNLIMIT.
 run_element() {
   local dir=$1 i=$2; shift 2
+  if [ -n "${SHIM_RUNLIMIT_ONCE:-}" ] && [ ! -e "$SHIM_RUNLIMIT_ONCE" ]; then
+    touch "$SHIM_RUNLIMIT_ONCE"
+    echo runlimit > "$dir/$i.exit"
+    return
+  fi
   local rc=0
   ( cd "$STATE" && env "$@" /bin/bash "$(cat "$dir/script")" > "$dir/$i.log" 2>&1 ) || rc=$?
   echo "$rc" > "$dir/$i.exit"
