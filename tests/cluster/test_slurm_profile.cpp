@@ -25,6 +25,36 @@ std::string error_of(const std::string& yaml) {
     }
     return "";
 }
+// `n` jobs in folders DIR/<folder>0.., output to out.txt, error to `err` (argv set by the test).
+std::vector<Job> jobs_in(const fs::path& dir, int n, const std::string& folder, const std::string& err) {
+    std::vector<Job> jobs(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        auto& j = jobs[static_cast<std::size_t>(i)];
+        j.id = "task" + std::to_string(i);
+        j.workdir = dir / (folder + std::to_string(i));
+        fs::create_directories(j.workdir);
+        j.stdout_path = "out.txt";
+        j.stderr_path = err;
+    }
+    return jobs;
+}
+
+// Writes the jobs' table and the array's batch script (DIR/job.sh) of `elements` elements.
+void write_array(const SlurmExecutor& ex, const fs::path& dir, const std::vector<Job>& jobs, std::size_t elements,
+                 int per_job) {
+    const fs::path table = dir / "table";
+    std::ofstream t(table);
+    for (const auto& j : jobs) t << ex.table_line(j) << "\n";
+    std::ofstream(dir / "job.sh") << ex.batch_script(0, elements, 1, table, per_job);
+}
+
+// Runs array element `element` of DIR/job.sh with bash, as Slurm would; its exit status.
+int run_element(const fs::path& dir, const std::string& array_job, int element) {
+    const std::string cmd = "cd '" + dir.string() + "' && SLURM_ARRAY_JOB_ID=" + array_job +
+                            " SLURM_ARRAY_TASK_ID=" + std::to_string(element) + " bash job.sh > /dev/null 2>&1";
+    return WEXITSTATUS(std::system(cmd.c_str()));
+}
+
 }  // namespace
 
 TEST_CASE("a cluster profile is read with every field") {
@@ -118,31 +148,14 @@ TEST_CASE("the batch script runs the right task with its arguments intact") {
     const auto dir = testing::scratch("slurm-script");
     auto profile = parse_cluster_profile("partition: debug\nenvironment: {GREETING: \"hello 'world'\"}\n", "p.yaml");
     SlurmExecutor ex(profile, dir / "state", "ip-test");
-    std::vector<Job> jobs(2);
-    for (int i = 0; i < 2; ++i) {
-        jobs[i].id = "task" + std::to_string(i);
-        jobs[i].workdir = dir / ("work dir " + std::to_string(i));
-        fs::create_directories(jobs[i].workdir);
-        jobs[i].stdout_path = "out.txt";
-        jobs[i].stderr_path = "err.txt";
-    }
+    auto jobs = jobs_in(dir, 2, "work dir ", "err.txt");
     jobs[0].argv = {"/bin/sh", "-c", "echo \"$1|$2|$GREETING|$EXTRA\"", "sh", "it's $HOME", ""};
     jobs[0].environment["EXTRA"] = "x;y";
     jobs[1].argv = {"/bin/sh", "-c", "exit 3"};
-    const fs::path table = dir / "table";
-    {
-        std::ofstream t(table);
-        for (const auto& j : jobs) t << ex.table_line(j) << "\n";
-        std::ofstream(dir / "job.sh") << ex.batch_script(0, 2, 1, table);
-    }
+    write_array(ex, dir, jobs, 2, 1);
     const auto script = testing::slurp(dir / "job.sh");
     CHECK(script.find("#SBATCH --partition=debug") != std::string::npos);
-    for (int i = 0; i < 2; ++i) {
-        const std::string cmd = "cd '" + dir.string() + "' && SLURM_ARRAY_JOB_ID=77 SLURM_ARRAY_TASK_ID=" +
-                                std::to_string(i) + " bash job.sh > /dev/null 2>&1";
-        const int status = std::system(cmd.c_str());
-        CHECK(WEXITSTATUS(status) == (i == 0 ? 0 : 3));
-    }
+    for (int i = 0; i < 2; ++i) CHECK(run_element(dir, "77", i) == (i == 0 ? 0 : 3));
     CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "it's $HOME||hello 'world'|x;y\n");
     CHECK(testing::slurp(jobs[0].workdir / ".slurm-exit") == "77_0 0\n");
     CHECK(testing::slurp(jobs[1].workdir / ".slurm-exit") == "77_1 3\n");
@@ -175,31 +188,17 @@ TEST_CASE("a bundle runs its tasks one after another and leaves one exit record 
     const auto dir = testing::scratch("slurm-bundle");
     auto profile = parse_cluster_profile("partition: debug\ntasks_per_job: 2\n", "p.yaml");
     SlurmExecutor ex(profile, dir / "state", "ip-test");
-    std::vector<Job> jobs(5);
+    auto jobs = jobs_in(dir, 5, "t", "out.txt");
     for (int i = 0; i < 5; ++i) {
-        jobs[i].id = "task" + std::to_string(i);
-        jobs[i].workdir = dir / ("t" + std::to_string(i));
-        fs::create_directories(jobs[i].workdir);
-        jobs[i].stdout_path = "out.txt";
-        jobs[i].stderr_path = "out.txt";
         jobs[i].argv = {"/bin/sh", "-c", "echo \"$MINE|${OTHER:-}\"; exit $CODE"};
         jobs[i].environment["MINE"] = "m" + std::to_string(i);
         jobs[i].environment["CODE"] = i == 2 ? "4" : "0";
     }
     jobs[0].environment["OTHER"] = "leak?";
     jobs[3].argv = {"no-such-program-here"};
-    const fs::path table = dir / "table";
-    {
-        std::ofstream t(table);
-        for (const auto& j : jobs) t << ex.table_line(j) << "\n";
-        std::ofstream(dir / "job.sh") << ex.batch_script(0, 3, 1, table, 2);
-    }
+    write_array(ex, dir, jobs, 3, 2);
     std::vector<int> status;
-    for (int e = 0; e < 3; ++e) {
-        const std::string cmd = "cd '" + dir.string() + "' && SLURM_ARRAY_JOB_ID=9 SLURM_ARRAY_TASK_ID=" +
-                                std::to_string(e) + " bash job.sh > /dev/null 2>&1";
-        status.push_back(WEXITSTATUS(std::system(cmd.c_str())));
-    }
+    for (int e = 0; e < 3; ++e) status.push_back(run_element(dir, "9", e));
     CHECK(status == std::vector<int>{0, 127, 0});  // element 1 ran task 2 (exit 4) and task 3 (not found)
     CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "m0|leak?\n");
     CHECK(testing::slurp(jobs[1].workdir / "out.txt") == "m1|\n");  // task 0's environment stayed with it
