@@ -56,16 +56,13 @@ nlohmann::json LennardJones::parameters() const {
 }
 
 EnergyForces LennardJones::compute(const structures::Structure& s) const {
-    EnergyForces out;
-    out.forces.assign(s.size(), Eigen::Vector3d::Zero());
     const double eps = p_.epsilon, sigma = p_.sigma, rc = p_.rc;
     const double rc2 = rc * rc, ro2 = p_.ro * p_.ro;
     // Pair energy at the cutoff: subtracted in the shifted (non-smooth) mode.
     const double e0 = 4 * eps * (std::pow(sigma / rc, 12) - std::pow(sigma / rc, 6));
-    Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
-    for (const auto& pr : neighbor_pairs(s, rc)) {
+    return sum_pair_terms(s, rc, [&](const NeighborPair& pr) {
         const double r2 = pr.d.squaredNorm();
-        if (r2 > rc2) continue;
+        if (r2 > rc2) return PairTerm{};
         const double c6 = std::pow(sigma * sigma / r2, 3);
         const double c12 = c6 * c6;
         double u = 4 * eps * (c12 - c6);
@@ -79,16 +76,8 @@ EnergyForces LennardJones::compute(const structures::Structure& s) const {
         } else {
             u -= e0;
         }
-        const Eigen::Vector3d g = du * pr.d;
-        out.energy += u;
-        out.forces[pr.i] += g;
-        out.forces[pr.j] -= g;
-        virial += g * pr.d.transpose();
-    }
-    const auto& pbc = s.pbc();
-    out.has_stress = pbc[0] || pbc[1] || pbc[2];
-    if (out.has_stress) out.stress = virial / s.volume();
-    return out;
+        return PairTerm{u, du * pr.d};
+    });
 }
 
 }  // namespace interphase::plugins::builtin

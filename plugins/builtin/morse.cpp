@@ -58,27 +58,16 @@ nlohmann::json Morse::parameters() const {
 }
 
 EnergyForces Morse::compute(const structures::Structure& s) const {
-    EnergyForces out;
-    out.forces.assign(s.size(), Eigen::Vector3d::Zero());
     const double eps = p_.epsilon, rho0 = p_.rho0, r0 = p_.r0;
     const double r1 = p_.rcut1 * r0, r2 = p_.rcut2 * r0;
-    Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
-    for (const auto& pr : neighbor_pairs(s, r2)) {
+    return sum_pair_terms(s, r2, [&](const NeighborPair& pr) {
         const double e = std::exp(rho0 * (1.0 - pr.r / r0));
         const double phi = eps * e * (e - 2);
         const double dphi = -2 * eps * rho0 / r0 * e * (e - 1);  // dφ/dr
         const double fc = fcut(pr.r, r1, r2);
         // Force on atom i (the gradient with respect to d = r_j - r_i).
-        const Eigen::Vector3d g = (dphi * fc + phi * fcut_derivative(pr.r, r1, r2)) / pr.r * pr.d;
-        out.energy += phi * fc;
-        out.forces[pr.i] += g;
-        out.forces[pr.j] -= g;
-        virial += g * pr.d.transpose();
-    }
-    const auto& pbc = s.pbc();
-    out.has_stress = pbc[0] || pbc[1] || pbc[2];
-    if (out.has_stress) out.stress = virial / s.volume();
-    return out;
+        return PairTerm{phi * fc, (dphi * fc + phi * fcut_derivative(pr.r, r1, r2)) / pr.r * pr.d};
+    });
 }
 
 }  // namespace interphase::plugins::builtin
