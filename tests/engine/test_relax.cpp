@@ -78,15 +78,6 @@ void write_text(const fs::path& p, const std::string& text) {
     out << text;
 }
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-bool have_ase() { return std::system("/usr/bin/python3 -c 'import ase' >/dev/null 2>&1") == 0; }
-
 /// The fixed atoms of every frame sit exactly (bit for bit) where they started.
 bool fixed_atoms_never_move(const Structure& start, const std::vector<RelaxFrame>& frames) {
     for (const auto& f : frames)
@@ -171,7 +162,7 @@ TEST_CASE("FIRE and L-BFGS relax a rattled EMT Al(100)+Au adatom as ASE does, fi
     CHECK(std::abs(ours["fire"].energy - ours["lbfgs"].energy) < 1e-3);
 
     write_trajectory(dir / "fire.xyz", ours["fire"].trajectory);
-    if (!have_ase()) {
+    if (!interphase::testing::have_ase()) {
         MESSAGE("python3-ase is not installed: ASE comparison skipped");
         return;
     }
@@ -189,8 +180,8 @@ TEST_CASE("FIRE and L-BFGS relax a rattled EMT Al(100)+Au adatom as ASE does, fi
     write_text(dir / "start.json", c.dump());
     write_text(dir / "reference.py", kAseScript);
     const std::string cmd = "cd '" + dir.string() + "' && " + kPython + " reference.py > reference.log 2>&1";
-    if (std::system(cmd.c_str()) != 0) FAIL("ASE failed: " << read_text(dir / "reference.log"));
-    const auto ase = nlohmann::json::parse(read_text(dir / "ase.json"));
+    if (std::system(cmd.c_str()) != 0) FAIL("ASE failed: " << interphase::testing::slurp(dir / "reference.log"));
+    const auto ase = nlohmann::json::parse(interphase::testing::slurp(dir / "ase.json"));
 
     for (const std::string name : {"fire", "lbfgs"}) {
         CAPTURE(name);
@@ -404,7 +395,7 @@ TEST_CASE("a damaged trajectory file is a ParseError naming the file and the lin
     write_trajectory(dir / "t.xyz", r.trajectory);
     CHECK(read_trajectory(dir / "t.xyz").size() == 3);
     // Frame 2 (17 atoms, so lines 20-38): its 5th atom line loses a coordinate.
-    std::string text = read_text(dir / "t.xyz");
+    std::string text = interphase::testing::slurp(dir / "t.xyz");
     std::vector<std::string> lines;
     for (std::size_t a = 0, b; a < text.size(); a = b + 1) {
         b = text.find('\n', a);

@@ -173,15 +173,6 @@ void write_text(const fs::path& p, const std::string& text) {
     out << text;
 }
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-bool have_ase() { return std::system("/usr/bin/python3 -c 'import ase' >/dev/null 2>&1") == 0; }
-
 struct Case {
     std::string name;
     const Potential* potential;
@@ -225,15 +216,15 @@ json.dump(out, open('ase.json', 'w'))
 
 /// Runs ASE on every case; empty when python3-ase is missing.
 std::vector<nlohmann::json> ase_reference(const std::vector<Case>& cases, const std::string& tag) {
-    if (!have_ase()) return {};
+    if (!interphase::testing::have_ase()) return {};
     const auto dir = testing::scratch("builtin-ase-" + tag);
     nlohmann::json all = nlohmann::json::array();
     for (const auto& c : cases) all.push_back(case_json(c));
     write_text(dir / "cases.json", all.dump());
     write_text(dir / "reference.py", kAseScript);
     const std::string cmd = "cd '" + dir.string() + "' && " + kPython + " reference.py > reference.log 2>&1";
-    if (std::system(cmd.c_str()) != 0) FAIL("ASE failed: " << read_text(dir / "reference.log"));
-    const auto j = nlohmann::json::parse(read_text(dir / "ase.json"));
+    if (std::system(cmd.c_str()) != 0) FAIL("ASE failed: " << interphase::testing::slurp(dir / "reference.log"));
+    const auto j = nlohmann::json::parse(interphase::testing::slurp(dir / "ase.json"));
     return {j.begin(), j.end()};
 }
 

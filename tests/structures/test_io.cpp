@@ -30,13 +30,6 @@ void write_text(const fs::path& p, const std::string& text) {
     out << text;
 }
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 /// A small triclinic cell in the standard orientation (CIF keeps only lengths and angles) with
 /// interleaved species, fixed atoms, layers, labels and metadata of every JSON kind.
 Structure tagged_sample() {
@@ -81,17 +74,12 @@ void check_atoms(const Structure& a, const Structure& b, bool tags, double tol =
     }
 }
 
-bool have_ase() {
-    const std::string cmd = std::string(kPython) + " -c 'import ase' >/dev/null 2>&1";
-    return std::system(cmd.c_str()) == 0;
-}
-
 /// Runs a Python script inside `dir`; true on success.
 bool run_python(const fs::path& dir, const std::string& script) {
     write_text(dir / "script.py", script);
     const std::string cmd = "cd '" + dir.string() + "' && " + kPython + " script.py > script.log 2>&1";
     const bool ok = std::system(cmd.c_str()) == 0;
-    if (!ok) MESSAGE("python failed: " << read_text(dir / "script.log"));
+    if (!ok) MESSAGE("python failed: " << interphase::testing::slurp(dir / "script.log"));
     return ok;
 }
 
@@ -309,7 +297,7 @@ TEST_CASE("POSCAR round trip keeps lattice, positions and fixed atoms; atoms are
         CHECK((r[i].frac - s[order[i]].frac).cwiseAbs().maxCoeff() < 1e-8);
         CHECK(r[i].fixed == s[order[i]].fixed);
     }
-    CHECK(read_text(dir / "POSCAR").find("Selective dynamics") != std::string::npos);
+    CHECK(interphase::testing::slurp(dir / "POSCAR").find("Selective dynamics") != std::string::npos);
 
     // An already grouped structure keeps its order exactly; no flags when nothing is fixed.
     Structure grouped = read_structure_string(kPoscar, "poscar", "inline");
@@ -356,7 +344,7 @@ TEST_CASE("CIF round trip keeps lattice, positions, tags and occupancies") {
     s.info = {{"occupancies", {1.0, 1.0, 0.5, 1.0, 1.0, 0.25, 1.0}}};
     const auto dir = testing::scratch("io_cif");
     write_structure(dir / "sample.cif", s);
-    const std::string text = read_text(dir / "sample.cif");
+    const std::string text = interphase::testing::slurp(dir / "sample.cif");
     CHECK(text.find("'P 1'") != std::string::npos);
     CHECK(text.find("'x, y, z'") != std::string::npos);
     const Structure r = read_structure(dir / "sample.cif");
@@ -471,7 +459,7 @@ TEST_CASE("CIF symmetry expansion") {
 }
 
 TEST_CASE("files written by ASE are read as ASE reads them") {
-    if (!have_ase()) {
+    if (!interphase::testing::have_ase()) {
         MESSAGE("python3 cannot import ase: skipping the comparison with ASE");
         return;
     }
@@ -494,7 +482,7 @@ json.dump({'li2s': dump(ase.io.read('li2s.cif')), 'al': dump(ase.io.read('al.xyz
            'licoo2': dump(ase.io.read('LiCoO2.cif'))}, open('ase.json', 'w'))
 )";
     REQUIRE(run_python(dir, script));
-    const auto ase = nlohmann::json::parse(read_text(dir / "ase.json"));
+    const auto ase = nlohmann::json::parse(interphase::testing::slurp(dir / "ase.json"));
 
     SUBCASE("Li2S CIF (ASE writes the full P1 cell)") {
         const Structure r = read_structure(dir / "li2s.cif");
@@ -523,7 +511,7 @@ json.dump({'li2s': dump(ase.io.read('li2s.cif')), 'al': dump(ase.io.read('al.xyz
 }
 
 TEST_CASE("files we write are read by ASE as we read them") {
-    if (!have_ase()) {
+    if (!interphase::testing::have_ase()) {
         MESSAGE("python3 cannot import ase: skipping the comparison with ASE");
         return;
     }
@@ -539,7 +527,7 @@ out = {'cif': dump(ase.io.read('sample.cif')), 'xyz': dump(ase.io.read('sample.x
 json.dump(out, open('ase.json', 'w'))
 )";
     REQUIRE(run_python(dir, script));
-    const auto ase = nlohmann::json::parse(read_text(dir / "ase.json"));
+    const auto ase = nlohmann::json::parse(interphase::testing::slurp(dir / "ase.json"));
 
     check_same_as_ase(read_structure(dir / "sample.cif"), ase["cif"]);
     const Structure xyz = read_structure(dir / "sample.xyz");
