@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <functional>
+#include <type_traits>
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
@@ -14,6 +16,26 @@
 #include "structures/structure.hpp"
 
 namespace interphase::engine {
+
+namespace {
+
+/// One column of a table of rows: `project(row)` for every row (a member pointer or a lambda).
+template <class Rows, class Project>
+auto column(const Rows& rows, Project project) {
+    using T = std::decay_t<std::invoke_result_t<Project, const typename Rows::value_type&>>;
+    std::vector<T> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) out.push_back(std::invoke(project, row));
+    return out;
+}
+
+/// A flag column as HDF5 integers (0/1).
+template <class Rows, class Row>
+std::vector<std::int64_t> flag_column(const Rows& rows, bool Row::*flag) {
+    return column(rows, [flag](const Row& row) { return std::int64_t{row.*flag ? 1 : 0}; });
+}
+
+}  // namespace
 
 RunResults collect_results(const RunStore& store) {
     RunResults r;
@@ -141,18 +163,11 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         f.set_attribute("written", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))));
 
         auto be = f.create_group("binding_energy");
-        std::vector<std::string> hosts, best_sites, refs;
-        std::vector<double> eb;
-        for (const auto& h : r.hosts) {
-            hosts.push_back(h.host);
-            best_sites.push_back(h.best_site);
-            refs.push_back(h.reference);
-            eb.push_back(h.binding_energy);
-        }
-        be.write_strings("host", hosts);
-        be.write_doubles("binding_energy", eb).set_attribute("units", "eV");
-        be.write_strings("best_site", best_sites);
-        be.write_strings("reference", refs);
+        using Host = std::decay_t<decltype(r.hosts)>::value_type;
+        be.write_strings("host", column(r.hosts, &Host::host));
+        be.write_doubles("binding_energy", column(r.hosts, &Host::binding_energy)).set_attribute("units", "eV");
+        be.write_strings("best_site", column(r.hosts, &Host::best_site));
+        be.write_strings("reference", column(r.hosts, &Host::reference));
         be.set_attribute("definition", "E_b = E(host + adsorbate) - E(host) - mu_adsorbate, lowest over sites");
         for (const auto& h : r.hosts) {
             auto g = be.create_group(h.host);
@@ -164,73 +179,42 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
             g.set_attribute("best_site", h.best_site);
             g.set_attribute("units", "eV");
             g.set_attribute("slab", h.slab_info.dump());
-            std::vector<std::string> names;
-            std::vector<double> e, tot;
-            std::vector<std::int64_t> conv;
-            for (const auto& s : h.sites) {
-                names.push_back(s.site);
-                e.push_back(s.binding_energy);
-                tot.push_back(s.total_energy);
-                conv.push_back(s.geometry_converged ? 1 : 0);
-            }
-            g.write_strings("site", names);
-            g.write_doubles("binding_energy", e).set_attribute("units", "eV");
-            g.write_doubles("total_energy", tot).set_attribute("units", "eV");
-            g.write_int64s("geometry_converged", conv);
+            using Site = std::decay_t<decltype(h.sites)>::value_type;
+            g.write_strings("site", column(h.sites, &Site::site));
+            g.write_doubles("binding_energy", column(h.sites, &Site::binding_energy)).set_attribute("units", "eV");
+            g.write_doubles("total_energy", column(h.sites, &Site::total_energy)).set_attribute("units", "eV");
+            g.write_int64s("geometry_converged", flag_column(h.sites, &Site::geometry_converged));
             write_structure_group(g, "relaxed_host", h.relaxed_host);
             write_structure_group(g, "relaxed_best_site", h.relaxed_best);
         }
 
         auto de = f.create_group("delta_e");
-        std::vector<std::string> a, b;
-        std::vector<double> d, ad, ea, ebb;
-        for (const auto& p : r.pairs) {
-            a.push_back(p.a);
-            b.push_back(p.b);
-            d.push_back(p.delta_e);
-            ad.push_back(std::abs(p.delta_e));
-            ea.push_back(p.binding_energy_a);
-            ebb.push_back(p.binding_energy_b);
-        }
-        de.write_strings("a", a);
-        de.write_strings("b", b);
-        de.write_doubles("delta_e", d).set_attribute("units", "eV");
-        de.write_doubles("abs_delta_e", ad).set_attribute("units", "eV");
-        de.write_doubles("binding_energy_a", ea).set_attribute("units", "eV");
-        de.write_doubles("binding_energy_b", ebb).set_attribute("units", "eV");
+        using Pair = std::decay_t<decltype(r.pairs)>::value_type;
+        de.write_strings("a", column(r.pairs, &Pair::a));
+        de.write_strings("b", column(r.pairs, &Pair::b));
+        de.write_doubles("delta_e", column(r.pairs, &Pair::delta_e)).set_attribute("units", "eV");
+        de.write_doubles("abs_delta_e", column(r.pairs, [](const Pair& p) { return std::abs(p.delta_e); }))
+            .set_attribute("units", "eV");
+        de.write_doubles("binding_energy_a", column(r.pairs, &Pair::binding_energy_a)).set_attribute("units", "eV");
+        de.write_doubles("binding_energy_b", column(r.pairs, &Pair::binding_energy_b)).set_attribute("units", "eV");
         de.set_attribute("definition", "delta_e = E_b(a) - E_b(b), same reference on both sides");
         if (!r.hops.empty()) {
             // Beside ΔE, the migration barriers of both hosts (NaN for a host without hops).
-            std::vector<double> ba, bb;
-            for (const auto& p : r.pairs) {
-                ba.push_back(p.barrier_a);
-                bb.push_back(p.barrier_b);
-            }
-            de.write_doubles("barrier_a", ba).set_attribute("units", "eV");
-            de.write_doubles("barrier_b", bb).set_attribute("units", "eV");
+            de.write_doubles("barrier_a", column(r.pairs, &Pair::barrier_a)).set_attribute("units", "eV");
+            de.write_doubles("barrier_b", column(r.pairs, &Pair::barrier_b)).set_attribute("units", "eV");
 
             auto ng = f.create_group("neb");
             ng.set_attribute("definition", "CI-NEB; forward_barrier = max image energy - E(initial), "
                                            "reverse_barrier = max image energy - E(final)");
-            std::vector<std::string> tasks, hosts_, hops_;
-            std::vector<double> fwd, rev;
-            std::vector<std::int64_t> saddle, conv;
-            for (const auto& h : r.hops) {
-                tasks.push_back(h.task);
-                hosts_.push_back(h.host);
-                hops_.push_back(h.hop);
-                fwd.push_back(h.forward_barrier);
-                rev.push_back(h.reverse_barrier);
-                saddle.push_back(static_cast<std::int64_t>(h.saddle_index));
-                conv.push_back(h.converged ? 1 : 0);
-            }
-            ng.write_strings("task", tasks);
-            ng.write_strings("host", hosts_);
-            ng.write_strings("hop", hops_);
-            ng.write_doubles("forward_barrier", fwd).set_attribute("units", "eV");
-            ng.write_doubles("reverse_barrier", rev).set_attribute("units", "eV");
-            ng.write_int64s("saddle_index", saddle);
-            ng.write_int64s("converged", conv);
+            using Hop = std::decay_t<decltype(r.hops)>::value_type;
+            ng.write_strings("task", column(r.hops, &Hop::task));
+            ng.write_strings("host", column(r.hops, &Hop::host));
+            ng.write_strings("hop", column(r.hops, &Hop::hop));
+            ng.write_doubles("forward_barrier", column(r.hops, &Hop::forward_barrier)).set_attribute("units", "eV");
+            ng.write_doubles("reverse_barrier", column(r.hops, &Hop::reverse_barrier)).set_attribute("units", "eV");
+            ng.write_int64s("saddle_index",
+                            column(r.hops, [](const Hop& h) { return static_cast<std::int64_t>(h.saddle_index); }));
+            ng.write_int64s("converged", flag_column(r.hops, &Hop::converged));
             for (const auto& h : r.hops) {
                 // /neb/<host>/<from>-<to> (a `workflow: neb` band: /neb/band)
                 auto g = ng.create_group(h.host.empty() ? std::string("band") : h.host + "/" + h.hop);
@@ -257,43 +241,24 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
 
         if (!r.user_values.empty()) {
             auto ug = f.create_group("user_tasks");
-            std::vector<std::string> names, kinds_, units, defs;
-            std::vector<double> values;
-            for (const auto& v : r.user_values) {
-                names.push_back(v.task);
-                kinds_.push_back(v.kind);
-                values.push_back(v.value);
-                units.push_back(v.unit);
-                defs.push_back(v.definition);
-            }
-            ug.write_strings("task", names);
-            ug.write_strings("kind", kinds_);
-            ug.write_doubles("value", values);
-            ug.write_strings("unit", units);
-            ug.write_strings("definition", defs);
+            using Value = std::decay_t<decltype(r.user_values)>::value_type;
+            ug.write_strings("task", column(r.user_values, &Value::task));
+            ug.write_strings("kind", column(r.user_values, &Value::kind));
+            ug.write_doubles("value", column(r.user_values, &Value::value));
+            ug.write_strings("unit", column(r.user_values, &Value::unit));
+            ug.write_strings("definition", column(r.user_values, &Value::definition));
             ug.set_attribute("definition", "values of the workflow's `tasks:` (expressions and aggregates), units per row");
         }
 
         auto prov = f.create_group("provenance");
-        std::vector<std::string> names, kinds_, hashes, states, origins;
-        std::vector<std::int64_t> reused;
-        std::vector<double> wall;
-        for (const auto& t : r.tasks) {
-            names.push_back(t.task);
-            kinds_.push_back(t.kind);
-            hashes.push_back(t.hash);
-            states.push_back(t.state);
-            reused.push_back(t.reused ? 1 : 0);
-            origins.push_back(t.reused_from);
-            wall.push_back(t.wall_seconds);
-        }
-        prov.write_strings("task", names);
-        prov.write_strings("kind", kinds_);
-        prov.write_strings("hash", hashes);
-        prov.write_strings("state", states);
-        prov.write_int64s("reused", reused);
-        prov.write_strings("reused_from", origins);
-        prov.write_doubles("wall_seconds", wall).set_attribute("units", "s");
+        using Task = std::decay_t<decltype(r.tasks)>::value_type;
+        prov.write_strings("task", column(r.tasks, &Task::task));
+        prov.write_strings("kind", column(r.tasks, &Task::kind));
+        prov.write_strings("hash", column(r.tasks, &Task::hash));
+        prov.write_strings("state", column(r.tasks, &Task::state));
+        prov.write_int64s("reused", flag_column(r.tasks, &Task::reused));
+        prov.write_strings("reused_from", column(r.tasks, &Task::reused_from));
+        prov.write_doubles("wall_seconds", column(r.tasks, &Task::wall_seconds)).set_attribute("units", "s");
     });
 }
 
