@@ -14,8 +14,9 @@
 //   engine) are kills, TERM_PREEMPT/TERM_REQUEUE_*/TERM_LOAD/TERM_HOST... resubmit; ZOMBI (killed
 //   while its host was unreachable) resubmits.
 // - Cancellation: one `bkill` with every array id of the run.
-// Tested against outputs reconstructed from the documented formats through shim commands
-// (tests/cluster/pbs_lsf), not against a live LSF cluster: see docs/cluster.md.
+// Tested against outputs reconstructed from the documented formats through shim commands and
+// against captured real outputs from public projects' test data (tests/cluster/pbs_lsf/data/
+// captured), not against a live LSF cluster: see docs/cluster.md.
 #pragma once
 
 #include "cluster/batch_executor.hpp"  // SchedulerRow, BatchFate, <optional> <string> <vector>

@@ -25,6 +25,14 @@ std::optional<int> int_value(const std::string& s) {
     return std::nullopt;
 }
 
+// qstat -F json prints every numeric-looking value unquoted ("PBS_RESC_MEM":4294967296 in a real
+// capture, tests/cluster/pbs_lsf/data/captured): a job named "123" has "Job_Name":123.
+std::string json_text(const nlohmann::json& job, const char* key) {
+    if (!job.contains(key)) return "";
+    const auto& v = job.at(key);
+    return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+}
+
 // Torque names subjob i of array "name" "name-i": the tag is the array's name.
 std::string array_name(std::string name, int index) {
     const std::string suffix = "-" + std::to_string(index);
@@ -40,16 +48,14 @@ std::vector<SchedulerRow> parse_qstat_json(const std::string& text) {
     const auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("Jobs")) return rows;
     for (const auto& [id, job] : j.at("Jobs").items()) {
+        if (!job.is_object()) continue;
         SchedulerRow r;
         r.job = id;
-        r.state = job.value("job_state", "");
-        r.tag = job.value("Job_Name", "");
-        r.index = job.contains("array_index") ? job.at("array_index").get<int>() : subjob_index(id);
-        if (job.contains("Exit_status")) {
-            const auto& e = job.at("Exit_status");
-            r.exit = e.is_number() ? std::optional<int>(e.get<int>()) : int_value(e.get<std::string>());
-        }
-        r.reason = job.value("comment", "");
+        r.state = json_text(job, "job_state");
+        r.tag = json_text(job, "Job_Name");
+        r.index = job.contains("array_index") ? int_value(json_text(job, "array_index")).value_or(-1) : subjob_index(id);
+        if (job.contains("Exit_status")) r.exit = int_value(json_text(job, "Exit_status"));
+        r.reason = json_text(job, "comment");
         rows.push_back(std::move(r));
     }
     return rows;

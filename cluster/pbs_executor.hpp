@@ -12,8 +12,9 @@
 //   (> 256: killed by signal Exit_status - 256), PBS's own negative codes: -29 walltime and -27
 //   memory limit are errors, -3/-11/-20 (rerun, retry, mother superior failure) resubmit.
 // - Cancellation: one `qdel` with every array id of the run.
-// Tested against outputs reconstructed from the documented formats through shim commands
-// (tests/cluster/pbs_lsf), not against a live PBS server: see docs/cluster.md.
+// Tested against outputs reconstructed from the documented formats through shim commands and
+// against captured real outputs from public projects' test data (tests/cluster/pbs_lsf/data/
+// captured), not against a live PBS server: see docs/cluster.md.
 #pragma once
 
 #include "cluster/batch_executor.hpp"  // SchedulerRow, BatchFate, <optional> <string> <vector>
