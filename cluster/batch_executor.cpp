@@ -609,6 +609,19 @@ void BatchExecutor::poll() {
         if (fate_now == BatchFate::Active) continue;  // tasks of running bundles: scan_bundles()
         changed = true;
         const auto exit = recorded_exit(t);
+        if (fate_now == BatchFate::TimeLimit) {
+            // The scheduler's SIGTERM may reach the batch script after the program died of it,
+            // so the script can still record 128+15: only a program that ended by itself (a lone
+            // task with 0; in a bundle, any status that is not a signal) is taken at its word.
+            const bool ended_by_itself = exit && (bundle ? *exit <= 128 : *exit == 0);
+            if (ended_by_itself)
+                finish(id, exit_status_outcome(id, *exit));
+            else if (bundle && !exit && !started(t))
+                resubmit(id, fmt::format("its bundle ended with {} before the task started", r.state), false);
+            else
+                restart_after_time_limit(id, r);
+            continue;
+        }
         if (bundle && exit) {
             // The task ended by itself, whatever became of the rest of its bundle.
             finish(id, exit_status_outcome(id, *exit));
@@ -625,25 +638,14 @@ void BatchExecutor::poll() {
             continue;
         }
         if (bundle && fate_now != BatchFate::Resubmit && !started(t)) {
-            // Its bundle was cut short (time limit, cancelled) before reaching it: it never ran.
+            // Its bundle was cut short (cancelled) before reaching it: it never ran.
             resubmit(id, fmt::format("its bundle ended with {} before the task started", r.state), false);
             continue;
         }
-        switch (fate_now) {
-            case BatchFate::Active:
-                break;
-            case BatchFate::Resubmit:
-                resubmit(id, "it ended with " + r.state + (r.reason.empty() ? "" : " (" + r.reason + ")"));
-                break;
-            case BatchFate::TimeLimit:
-                if (exit) finish(id, exit_status_outcome(id, *exit));
-                else restart_after_time_limit(id, r);
-                break;
-            case BatchFate::Ended:
-            case BatchFate::Error:
-                finish(id, outcome(id, r, exit ? exit : r.exit));
-                break;
-        }
+        if (fate_now == BatchFate::Resubmit)
+            resubmit(id, "it ended with " + r.state + (r.reason.empty() ? "" : " (" + r.reason + ")"));
+        else  // Ended, Error
+            finish(id, outcome(id, r, exit ? exit : r.exit));
     }
     interval_ = changed ? profile_.poll_interval : std::min(interval_ * profile_.poll_backoff, profile_.poll_max_interval);
 }
@@ -655,9 +657,13 @@ bool BatchExecutor::scan_bundles() {
     bool any = false;
     for (auto& [element, tasks] : bundles) {
         std::sort(tasks.begin(), tasks.end());
-        for (const auto& [line, id] : tasks) {  // in the order the bundle runs them
+        for (std::size_t k = 0; k < tasks.size(); ++k) {  // in the order the bundle runs them
+            const std::string id = tasks[k].second;
             const auto exit = recorded_exit(jobs_.at(id));
             if (!exit) break;
+            // Killed by a signal: perhaps by the scheduler at the bundle's time limit, which only
+            // the bundle's end state tells (poll()), unless the bundle already went on to the next.
+            if (*exit > 128 && !(k + 1 < tasks.size() && started(jobs_.at(tasks[k + 1].second)))) break;
             finish(id, exit_status_outcome(id, *exit));
             any = true;
         }

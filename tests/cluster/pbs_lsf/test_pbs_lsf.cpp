@@ -252,8 +252,10 @@ TEST_CASE("jobs run through the PBS Pro, Torque and LSF shims as arrays with one
 }
 
 TEST_CASE("a PBS Pro walltime kill and an LSF run limit continue the task with more time") {
-    // The shims stop the first element at its time limit (PBS Pro Exit_status -29, LSF EXIT
-    // TERM_RUNLIMIT); the executor prepares the restart and submits again with twice the time.
+    // The shims report the first element as stopped at its time limit (PBS Pro Exit_status -29,
+    // LSF EXIT TERM_RUNLIMIT) after its program died of SIGTERM, with the exit status 143 the
+    // batch script recorded; the executor prepares the restart and submits again with twice the
+    // time, and the continued program succeeds.
     struct Case {
         std::string profile, submit, first_limit, second_limit;
     };
@@ -266,8 +268,12 @@ TEST_CASE("a PBS Pro walltime kill and an LSF run limit continue the task with m
         const auto profile = parse_cluster_profile(c.profile + kProfileTail, "p.yaml");
         auto ex = ExecutorRegistry::instance().create(profile.scheduler, {1, dir / "batch", "ip-test", profile});
         auto jobs = echo_jobs(dir, 1);
+        jobs[0].argv = {"/bin/sh", "-c", "if [ -e checkpoint ]; then echo continued; exit 0; fi; kill -TERM $$"};
         int prepared = 0;
-        jobs[0].prepare_restart = [&prepared] { return ++prepared > 0; };
+        jobs[0].prepare_restart = [&prepared, w = jobs[0].workdir] {
+            std::ofstream(w / "checkpoint") << "x";
+            return ++prepared > 0;
+        };
         const auto outcomes = run_all(*ex, jobs);
         ::unsetenv("SHIM_RUNLIMIT_ONCE");
         REQUIRE(outcomes.size() == 1);
@@ -277,6 +283,7 @@ TEST_CASE("a PBS Pro walltime kill and an LSF run limit continue the task with m
         CHECK(testing::slurp(dir / "batch" / "arrays" / "0.sh").find(c.first_limit) != std::string::npos);
         CHECK(testing::slurp(dir / "batch" / "arrays" / "1.sh").find(c.second_limit) != std::string::npos);
         CHECK(testing::slurp(dir / "batch" / "journal.jsonl").find("timeout_restart") != std::string::npos);
+        CHECK(testing::slurp(jobs[0].workdir / "out.txt") == "continued\n");
     }
 }
 

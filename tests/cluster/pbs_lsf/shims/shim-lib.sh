@@ -20,12 +20,15 @@ next_id() {
 }
 
 # run_element DIR INDEX ENV...: runs the job's script with the scheduler's environment; records rc.
-# With SHIM_RUNLIMIT_ONCE=FILE and no FILE yet, the element is instead stopped at its time limit
-# (rc "runlimit", FILE created): qstat then reports PBS's walltime kill, bjobs TERM_RUNLIMIT.
+# With SHIM_RUNLIMIT_ONCE=FILE and no FILE yet, the element runs but is then reported as stopped
+# at its time limit (rc "runlimit", FILE created): qstat says PBS's walltime kill, bjobs
+# TERM_RUNLIMIT, whatever exit status the script recorded (as when the scheduler's SIGTERM kills
+# the program and the script still records 128+15).
 run_element() {
   local dir=$1 i=$2; shift 2
   if [ -n "${SHIM_RUNLIMIT_ONCE:-}" ] && [ ! -e "$SHIM_RUNLIMIT_ONCE" ]; then
     touch "$SHIM_RUNLIMIT_ONCE"
+    ( cd "$STATE" && env "$@" /bin/bash "$(cat "$dir/script")" > "$dir/$i.log" 2>&1 ) || true
     echo runlimit > "$dir/$i.exit"
     return
   fi
