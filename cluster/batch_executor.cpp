@@ -513,6 +513,7 @@ void BatchExecutor::resubmit(const std::string& id, const std::string& why, bool
     }
     jobs_.erase(it);
     journal(nlohmann::json{{"event", "resubmit"}, {"id", id}, {scheduler_, t.sched_id}, {"why", why}}.dump());
+    notices_.push_back(fmt::format("{} job {} of {} submitted again: {}", scheduler_, t.sched_id, id, why));
     std::error_code ec;
     fs::remove(t.job.workdir / exit_file(), ec);
     queued_.push_back({std::move(t.job), t.resubmits + (counted ? 1 : 0), t.timeouts, t.walltime});
@@ -552,6 +553,11 @@ void BatchExecutor::restart_after_time_limit(const std::string& id, const Schedu
                            {"next_walltime", more},
                            {"continued", continued}}
                 .dump());
+    notices_.push_back(fmt::format("{} job {} of {} reached its time limit ({} s): {} with {} s (time-limit restart "
+                                   "{} of {})",
+                                   scheduler_, t.sched_id, id, t.walltime,
+                                   continued ? "continued from where it stopped" : "started over", more,
+                                   t.timeouts + 1, rule.restarts));
     std::error_code ec;
     fs::remove(t.job.workdir / exit_file(), ec);
     queued_.push_back({std::move(t.job), t.resubmits, t.timeouts + 1, more});

@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/executor.hpp"
@@ -92,6 +93,7 @@ public:
     /// One cancel command for every array of the run; their outcomes (SIGTERM) come from the next wait().
     void cancel_all() override;
     bool reattach(const Job& job) override;
+    std::vector<std::string> take_notices() override { return std::exchange(notices_, {}); }
 
     /// Scheduler commands issued so far, by program ("sbatch", "squeue", "qsub", "bjobs", ...).
     const std::map<std::string, int>& commands() const { return commands_; }
@@ -206,6 +208,7 @@ private:
     std::map<std::string, Tracked> jobs_;             ///< in the scheduler, by engine id
     std::map<std::string, Tracked> journal_jobs_;     ///< from a previous engine's journal, not yet re-attached
     std::vector<JobOutcome> ready_;
+    std::vector<std::string> notices_;
     std::map<std::string, int> commands_;
     std::chrono::steady_clock::time_point next_poll_{};
     std::chrono::steady_clock::time_point next_scan_{};

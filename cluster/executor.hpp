@@ -70,6 +70,9 @@ public:
     /// from wait() as if submit() had been called. False when there is no such job (the local
     /// executor never has one: its children die with the engine).
     virtual bool reattach(const Job& /*job*/) { return false; }
+    /// What the executor did on its own since the last call, one line each, for the run's log:
+    /// a job submitted again after a node failure, continued after its time limit...
+    virtual std::vector<std::string> take_notices() { return {}; }
 };
 
 }  // namespace interphase::cluster

@@ -593,6 +593,7 @@ RunSummary Run::execute() {
         if (running_.empty() && !progressed) break;  // nothing runs and nothing can start
         if (!running_.empty())
             for (const auto& outcome : executor_->wait(std::chrono::milliseconds(progressed ? 0 : 500))) collect(outcome);
+            for (const auto& notice : executor_->take_notices()) say(notice);
     }
 
     if (g_interrupted) {

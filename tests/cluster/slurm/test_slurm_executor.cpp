@@ -387,6 +387,11 @@ TEST_CASE("a job stopped at its time limit continues with more time, up to the c
     CHECK(testing::slurp(dir / "state" / "arrays" / "0.sh").find("#SBATCH --time=00:01:00") != std::string::npos);
     CHECK(testing::slurp(dir / "state" / "arrays" / "1.sh").find("#SBATCH --time=00:02:00") != std::string::npos);
     CHECK(count_lines_with(dir / "state" / "journal.jsonl", "timeout_restart") == 1);
+    // The run's log says so (the engine prints the executor's notices).
+    const auto notices = ex.take_notices();
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].find("of continued reached its time limit (60 s): continued from where it stopped with 120 s") !=
+          std::string::npos);
     CHECK(!stopped->succeeded());
     CHECK(stopped->describe().find("TIMEOUT") != std::string::npos);
     CHECK(stopped->describe().find("on_timeout") != std::string::npos);
@@ -435,6 +440,9 @@ TEST_CASE("a job lost to a node failure (NODE_FAIL) is submitted again by the ex
     CHECK(ex.commands().at("sbatch") == 2);
     const auto journal_text = testing::slurp(dir / "state" / "journal.jsonl");
     CHECK(journal_text.find("NODE_FAIL") != std::string::npos);  // the resubmit event says why
+    const auto notices = ex.take_notices();
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].find("of lost submitted again: it ended with NODE_FAIL") != std::string::npos);
 }
 
 TEST_CASE("a tiny CP2K calculation runs through Slurm") {
