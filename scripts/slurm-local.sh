@@ -15,7 +15,8 @@
 #
 # The cluster: one node (this host, with the CPUs and memory `slurmd -C` reports), one default
 # partition `debug`, select/cons_tres (jobs share the node by cores), proctrack/linuxproc and
-# task/none (no cgroups in containers), no accounting daemon (the executor reads final states
+# task/none (no cgroups in containers), a second partition `urgent` whose jobs preempt (cancel)
+# those of `debug` (PREEMPTED tests), no accounting daemon (the executor reads final states
 # from `scontrol show job`, kept for an hour by MinJobAge), job arrays up to 100000 tasks.
 set -euo pipefail
 
@@ -115,8 +116,13 @@ SlurmctldTimeout=30
 InactiveLimit=0
 KillWait=5
 Waittime=0
+# Preemption (tests of the PREEMPTED state): a job of the high-tier partition "urgent" cancels
+# the jobs of "$partition" whose cores it needs.
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=$partition Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=$partition Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO PriorityTier=1
+PartitionName=urgent Nodes=$node Default=NO MaxTime=INFINITE State=UP OverSubscribe=NO PriorityTier=2
 EOF
   if ! $SUDO cmp -s "$tmp" "$conf" 2>/dev/null; then
     $SUDO install -m 644 "$tmp" "$conf"

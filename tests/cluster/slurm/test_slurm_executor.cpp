@@ -6,8 +6,9 @@
 // resumed re-attaches to its queued jobs without submitting any twice; a slurmctld restart in
 // the middle of a run is ridden out; bundles of tasks (tasks_per_job) give the same results with
 // fewer Slurm jobs and each task is collected as it ends; a job stopped at its time limit
-// continues with more time (on_timeout); a job lost to NODE_FAIL (node set DOWN) is submitted
-// again; a tiny CP2K calculation (Li2) runs through Slurm.
+// continues with more time (on_timeout); jobs lost to NODE_FAIL (node set DOWN) or PREEMPTED (by a
+// job of the higher-tier partition "urgent") are submitted again; a tiny CP2K calculation (Li2)
+// runs through Slurm.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -443,6 +444,46 @@ TEST_CASE("a job lost to a node failure (NODE_FAIL) is submitted again by the ex
     const auto notices = ex.take_notices();
     REQUIRE(notices.size() == 1);
     CHECK(notices[0].find("of lost submitted again: it ended with NODE_FAIL") != std::string::npos);
+}
+
+TEST_CASE("a job preempted by a higher-tier partition (PREEMPTED) is submitted again by the executor") {
+    // scripts/slurm-local.sh configures preempt/partition_prio with PreemptMode=CANCEL: a job of
+    // the "urgent" partition that needs the whole node cancels the running job of "debug" with
+    // PREEMPTED. The executor submits it again; it runs once the urgent job is done.
+    testing::start_local_slurm();
+    const auto dir = testing::scratch("slurm-preempted");
+    const auto profile =
+        cluster::parse_cluster_profile("partition: debug\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
+    cluster::SlurmExecutor ex(profile, dir / "state", engine::batch_job_name(dir));
+    cluster::Job job;
+    job.id = "preempted";
+    job.argv = {"/bin/sh", "-c", "if [ -e first-attempt ]; then echo second attempt; exit 0; fi; touch first-attempt; sleep 300"};
+    job.workdir = dir / "work";
+    fs::create_directories(job.workdir);
+    job.stdout_path = "out.txt";
+    job.stderr_path = "out.txt";
+    ex.submit(job);
+    std::optional<cluster::JobOutcome> outcome;
+    bool urgent = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!outcome && std::chrono::steady_clock::now() - t0 < 240s) {
+        for (auto& o : ex.wait(500ms)) outcome = o;
+        if (!urgent && fs::exists(job.workdir / "first-attempt")) {
+            const auto [status, out] = testing::run_command("sbatch --parsable -p urgent -c 2 -J ip-urgent-test -o /dev/null "
+                                                            "--wrap 'sleep 2' 2>&1");
+            INFO(out);
+            REQUIRE(status == 0);
+            urgent = true;
+        }
+    }
+    REQUIRE(outcome);
+    CHECK(outcome->succeeded());
+    CHECK(testing::slurp(job.workdir / "out.txt") == "second attempt\n");
+    CHECK(ex.commands().at("sbatch") == 2);
+    CHECK(testing::slurp(dir / "state" / "journal.jsonl").find("PREEMPTED") != std::string::npos);
+    const auto notices = ex.take_notices();
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].find("of preempted submitted again: it ended with PREEMPTED") != std::string::npos);
 }
 
 TEST_CASE("a tiny CP2K calculation runs through Slurm") {
