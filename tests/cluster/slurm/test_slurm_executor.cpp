@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -130,6 +131,31 @@ std::size_t slurm_job_count(const fs::path& run) {
         testing::run_command("squeue -h -r -t all -n '" + engine::batch_job_name(run) + "' -o %i | sort -u | wc -l");
     REQUIRE(status == 0);
     return std::stoul(out);
+}
+
+// A job in DIR/work whose first attempt leaves `first-attempt` and sleeps until the scheduler
+// ends it; a later attempt prints "second attempt" and succeeds.
+cluster::Job lost_on_first_attempt(const fs::path& dir, const std::string& id) {
+    cluster::Job job;
+    job.id = id;
+    job.argv = {"/bin/sh", "-c", "if [ -e first-attempt ]; then echo second attempt; exit 0; fi; touch first-attempt; sleep 300"};
+    job.workdir = dir / "work";
+    fs::create_directories(job.workdir);
+    job.stdout_path = "out.txt";
+    job.stderr_path = "out.txt";
+    return job;
+}
+
+// Polls `ex` until its one job ends (or `limit`), calling `between()` after every wait.
+std::optional<cluster::JobOutcome> outcome_of(cluster::Executor& ex, std::chrono::seconds limit,
+                                              const std::function<void()>& between) {
+    std::optional<cluster::JobOutcome> outcome;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!outcome && std::chrono::steady_clock::now() - t0 < limit) {
+        for (auto& o : ex.wait(500ms)) outcome = o;
+        between();
+    }
+    return outcome;
 }
 
 int count_lines_with(const fs::path& file, const std::string& what) {
@@ -409,21 +435,12 @@ TEST_CASE("a job lost to a node failure (NODE_FAIL) is submitted again by the ex
     const auto profile = cluster::parse_cluster_profile(
         "partition: debug\nsbatch_options: [\"--no-requeue\"]\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
     cluster::SlurmExecutor ex(profile, dir / "state", engine::batch_job_name(dir));
-    cluster::Job job;
-    job.id = "lost";
-    job.argv = {"/bin/sh", "-c", "if [ -e first-attempt ]; then echo second attempt; exit 0; fi; touch first-attempt; sleep 300"};
-    job.workdir = dir / "work";
-    fs::create_directories(job.workdir);
-    job.stdout_path = "out.txt";
-    job.stderr_path = "out.txt";
+    const auto job = lost_on_first_attempt(dir, "lost");
     ex.submit(job);
     const auto [host_status, host] = testing::run_command("hostname -s | tr -d '\\n'");
     REQUIRE(host_status == 0);
-    std::optional<cluster::JobOutcome> outcome;
     bool downed = false, resumed = false;
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!outcome && std::chrono::steady_clock::now() - t0 < 240s) {
-        for (auto& o : ex.wait(500ms)) outcome = o;
+    const auto outcome = outcome_of(ex, 240s, [&] {
         if (!downed && fs::exists(job.workdir / "first-attempt")) {
             REQUIRE(testing::run_command("scontrol update nodename=" + host + " state=down reason=interphase-test").first == 0);
             downed = true;
@@ -433,7 +450,7 @@ TEST_CASE("a job lost to a node failure (NODE_FAIL) is submitted again by the ex
             testing::run_command("scontrol update nodename=" + host + " state=resume 2>&1");
             resumed = true;
         }
-    }
+    });
     if (downed && !resumed) testing::run_command("scontrol update nodename=" + host + " state=resume 2>&1");
     REQUIRE(outcome);
     CHECK(outcome->succeeded());
@@ -455,19 +472,10 @@ TEST_CASE("a job preempted by a higher-tier partition (PREEMPTED) is submitted a
     const auto profile =
         cluster::parse_cluster_profile("partition: debug\npoll: {interval: 0.5, max_interval: 1}\n", "p.yaml");
     cluster::SlurmExecutor ex(profile, dir / "state", engine::batch_job_name(dir));
-    cluster::Job job;
-    job.id = "preempted";
-    job.argv = {"/bin/sh", "-c", "if [ -e first-attempt ]; then echo second attempt; exit 0; fi; touch first-attempt; sleep 300"};
-    job.workdir = dir / "work";
-    fs::create_directories(job.workdir);
-    job.stdout_path = "out.txt";
-    job.stderr_path = "out.txt";
+    const auto job = lost_on_first_attempt(dir, "preempted");
     ex.submit(job);
-    std::optional<cluster::JobOutcome> outcome;
     bool urgent = false;
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!outcome && std::chrono::steady_clock::now() - t0 < 240s) {
-        for (auto& o : ex.wait(500ms)) outcome = o;
+    const auto outcome = outcome_of(ex, 240s, [&] {
         if (!urgent && fs::exists(job.workdir / "first-attempt")) {
             const auto [status, out] = testing::run_command("sbatch --parsable -p urgent -c 2 -J ip-urgent-test -o /dev/null "
                                                             "--wrap 'sleep 2' 2>&1");
@@ -475,7 +483,7 @@ TEST_CASE("a job preempted by a higher-tier partition (PREEMPTED) is submitted a
             REQUIRE(status == 0);
             urgent = true;
         }
-    }
+    });
     REQUIRE(outcome);
     CHECK(outcome->succeeded());
     CHECK(testing::slurp(job.workdir / "out.txt") == "second attempt\n");
