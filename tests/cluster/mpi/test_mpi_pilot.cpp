@@ -17,6 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "cluster/mpi/pilot_journal.hpp"
 #include "test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -54,35 +55,6 @@ nlohmann::json science(const fs::path& dir, const std::string& run) {
     return {{"binding_energies", j["binding_energies"]}, {"pairs", j["pairs"]}};
 }
 
-struct JournalLine {
-    std::string event, task;
-    int rank = -1;
-    long pid = 0;
-};
-
-std::vector<JournalLine> journal(const fs::path& run_dir) {
-    std::vector<JournalLine> out;
-    std::string text = slurp(run_dir / "mpi" / "journal.tsv");
-    text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);  // a line being written
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        std::vector<std::string> f;
-        std::istringstream cols(line);
-        for (std::string c; std::getline(cols, c, '\t');) f.push_back(c);
-        if (f.size() < 6) continue;
-        out.push_back({f[1], f[2], std::stoi(f[3]), std::stol(f[5])});
-    }
-    return out;
-}
-
-// Tasks finished per rank, from the journal.
-std::map<int, int> done_per_rank(const fs::path& run_dir) {
-    std::map<int, int> n;
-    for (const auto& l : journal(run_dir))
-        if (l.event == "done") ++n[l.rank];
-    return n;
-}
-
 fs::path prepare(const std::string& name) {
     const auto dir = testing::scratch(name);
     fs::copy_file(testing::source_dir() / kWorkflow, dir / "wf.yaml");
@@ -104,7 +76,7 @@ TEST_CASE("mpirun -np 1, 2 and 3: the local executor's results, computed on the 
         INFO(slurp(dir / (run + ".log")));
         REQUIRE(rc == 0);
         CHECK(science(dir, run) == expected);
-        const auto done = done_per_rank(dir / run);
+        const auto done = testing::done_per_rank(dir / run);
         int total = 0;
         for (const auto& [rank, n] : done) total += n;
         CHECK(total == 18);  // every calculation went through the pilot
@@ -140,7 +112,7 @@ TEST_CASE("a worker rank killed with SIGKILL mid-job: noticed, its job reassigne
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (victim_task.empty() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        for (const auto& l : journal(dir / "run")) {
+        for (const auto& l : testing::pilot_journal(dir / "run")) {
             if (l.rank != 2) continue;
             if (l.event == "hello") victim = l.pid;
             if (l.event == "start" && victim > 0) victim_task = l.task;
@@ -161,7 +133,7 @@ TEST_CASE("a worker rank killed with SIGKILL mid-job: noticed, its job reassigne
 
     std::set<std::string> lost, reassigned;
     std::string reassigned_to;
-    for (const auto& l : journal(dir / "run")) {
+    for (const auto& l : testing::pilot_journal(dir / "run")) {
         if (l.event == "lost" && l.rank == 2) lost.insert(l.task);
         if (l.event == "reassign") reassigned.insert(l.task), reassigned_to += std::to_string(l.rank);
     }
@@ -172,7 +144,7 @@ TEST_CASE("a worker rank killed with SIGKILL mid-job: noticed, its job reassigne
     CHECK(reassigned_to == "1");
     // After the loss, only rank 1 finished jobs, and the run's results are the local ones.
     CHECK(science(dir, "run") == expected);
-    const auto done = done_per_rank(dir / "run");
+    const auto done = testing::done_per_rank(dir / "run");
     CHECK(done.at(1) > 0);
 }
 
@@ -194,7 +166,7 @@ TEST_CASE("an external code that starts its own mpirun runs inside the pilot (CP
     const int rc = run_pilot(dir, 2, "run --workflow wf.yaml --cores 2", "pilot.log");
     INFO(slurp(dir / "pilot.log"));
     REQUIRE(rc == 0);
-    const auto done = done_per_rank(dir / "run");
+    const auto done = testing::done_per_rank(dir / "run");
     CHECK(done.count(1) == 1);  // computed on the worker rank
     // CP2K ran as a 2-process MPI job of its own.
     fs::path out;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster/mpi/pilot_journal.hpp"
 #include "cluster/slurm/local_slurm.hpp"
 #include "test_paths.hpp"
 
@@ -58,19 +59,6 @@ std::string wait_for_end(const std::string& job, std::chrono::seconds limit = 30
     const auto at = out.find("JobState=");
     if (status != 0 || at == std::string::npos) return "<unknown>";
     return out.substr(at + 9, out.find_first_of(" \n", at) - at - 9);
-}
-
-// `done` events per rank in the pilot's journal (RUN_DIR/mpi/journal.tsv: time, event, task, rank, ...).
-std::map<int, int> done_per_rank(const fs::path& run) {
-    std::map<int, int> n;
-    std::istringstream in(slurp(run / "mpi" / "journal.tsv"));
-    for (std::string line; std::getline(in, line);) {
-        std::vector<std::string> f;
-        std::istringstream cols(line);
-        for (std::string c; std::getline(cols, c, '\t');) f.push_back(c);
-        if (f.size() >= 4 && f[1] == "done") ++n[std::stoi(f[3])];
-    }
-    return n;
 }
 
 }  // namespace
@@ -145,7 +133,7 @@ TEST_CASE("a workflow submitted as one pilot job: the local results, computed on
     REQUIRE(state == "COMPLETED");
     CHECK(slurp(out).find("MPI pilot: 2 rank(s), 1 worker rank(s)") != std::string::npos);
     CHECK(h5_numbers(dir / "pilot" / "results.h5") == h5_numbers(dir / "local" / "results.h5"));
-    auto done = done_per_rank(dir / "pilot");
+    auto done = testing::done_per_rank(dir / "pilot");
     CHECK(done.count(0) == 0);  // rank 0 only schedules
     CHECK(done[1] == 18);       // every calculation ran on the worker rank
 
@@ -162,7 +150,7 @@ TEST_CASE("a workflow submitted as one pilot job: the local results, computed on
     const auto log2 = slurp(dir / "pilot" / "pilot" / fmt::format("pilot-2-{}.out", jobs[1]));
     REQUIRE(std::regex_search(log2, m, std::regex(R"(all (\d+) tasks done \((\d+) reused\))")));
     CHECK(m[1] == m[2]);  // every task reused
-    CHECK(done_per_rank(dir / "pilot") == done);
+    CHECK(testing::done_per_rank(dir / "pilot") == done);
     CHECK(h5_numbers(dir / "pilot" / "results.h5") == h5_numbers(dir / "local" / "results.h5"));
 }
 
