@@ -29,6 +29,7 @@
 #include "cluster/batch_executor.hpp"
 #include "cluster/mpi_pilot.hpp"
 #include "cluster/profile.hpp"
+#include "cluster/slurm_executor.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
 #include "engine/executor_setup.hpp"
@@ -94,11 +95,9 @@ std::string slurm_state(const std::string& job) {
     return words.empty() ? "" : words.front();
 }
 
+// Queued, running, suspended...: every state the Slurm executor keeps polling.
 bool still_active(const std::string& state) {
-    static const std::vector<std::string> ended{"COMPLETED", "FAILED",        "CANCELLED", "TIMEOUT",  "NODE_FAIL",
-                                                "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT",
-                                                "REVOKED"};
-    return !state.empty() && std::find(ended.begin(), ended.end(), state) == ended.end();
+    return !state.empty() && cluster::slurm_fate(state) == cluster::BatchFate::Active;
 }
 
 // CPUs of the smallest node of `partition` (the default partition when empty); 0 when unknown.
@@ -232,12 +231,7 @@ void add_submit_command(CLI::App& app, Commands& commands) {
         sh << fmt::format("#SBATCH --time={}\n", o->time);
         sh << fmt::format("#SBATCH --output={}\n", (pilot_dir / fmt::format("pilot-{}-%j.out", seq)).string());
         sh << fmt::format("#SBATCH --chdir={}\n", fs::current_path().string());
-        if (!profile.partition.empty()) sh << fmt::format("#SBATCH --partition={}\n", profile.partition);
-        if (!profile.account.empty()) sh << fmt::format("#SBATCH --account={}\n", profile.account);
-        if (!profile.qos.empty()) sh << fmt::format("#SBATCH --qos={}\n", profile.qos);
-        if (!profile.constraint.empty()) sh << fmt::format("#SBATCH --constraint={}\n", profile.constraint);
-        if (!profile.memory_per_cpu.empty()) sh << fmt::format("#SBATCH --mem-per-cpu={}\n", profile.memory_per_cpu);
-        for (const auto& opt : profile.sbatch_options) sh << fmt::format("#SBATCH {}\n", opt);
+        sh << cluster::slurm_site_directives(profile);
         sh << "\n";
         for (const auto& line : profile.setup) sh << line << "\n";
         for (const auto& [k, v] : profile.environment) sh << fmt::format("export {}={}\n", k, quote(v));

@@ -106,6 +106,17 @@ SlurmExecutor::SlurmExecutor(ClusterProfile profile, fs::path state_dir, std::st
     load_journal();
 }
 
+std::string slurm_site_directives(const ClusterProfile& p) {
+    std::string s;
+    if (!p.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", p.partition);
+    if (!p.account.empty()) s += fmt::format("#SBATCH --account={}\n", p.account);
+    if (!p.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", p.qos);
+    if (!p.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", p.constraint);
+    if (!p.memory_per_cpu.empty()) s += fmt::format("#SBATCH --mem-per-cpu={}\n", p.memory_per_cpu);
+    for (const auto& o : p.sbatch_options) s += fmt::format("#SBATCH {}\n", o);
+    return s;
+}
+
 std::string slurm_time(long seconds) {
     const long d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60;
     return d > 0 ? fmt::format("{}-{:02}:{:02}:{:02}", d, h, m, s) : fmt::format("{:02}:{:02}:{:02}", h, m, s);
@@ -116,12 +127,7 @@ std::string SlurmExecutor::script_directives(int seq, std::size_t /*tasks*/, int
     std::string s = "#SBATCH --ntasks=1\n";
     s += fmt::format("#SBATCH --cpus-per-task={}\n", cores);
     s += fmt::format("#SBATCH --time={}\n", slurm_time(walltime(seq)));
-    if (!p.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", p.partition);
-    if (!p.account.empty()) s += fmt::format("#SBATCH --account={}\n", p.account);
-    if (!p.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", p.qos);
-    if (!p.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", p.constraint);
-    if (!p.memory_per_cpu.empty()) s += fmt::format("#SBATCH --mem-per-cpu={}\n", p.memory_per_cpu);
-    for (const auto& o : p.sbatch_options) s += fmt::format("#SBATCH {}\n", o);
+    s += slurm_site_directives(p);
     return s;
 }
 

@@ -34,6 +34,9 @@ using SlurmFate = BatchFate;
 /// PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED...: Active; COMPLETED, FAILED:
 /// Ended; NODE_FAIL, PREEMPTED: Resubmit; TIMEOUT: TimeLimit; CANCELLED, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE...: Error.
 SlurmFate slurm_fate(const std::string& state);
+/// The profile's site lines of every Slurm batch script: --partition, --account, --qos,
+/// --constraint, --mem-per-cpu (those set) and the sbatch_options, in that order.
+std::string slurm_site_directives(const ClusterProfile& profile);
 /// Seconds as Slurm's --time: HH:MM:SS, or D-HH:MM:SS from one day on.
 std::string slurm_time(long seconds);
 /// The outcome of a job that ended in `state` (an Ended or Error fate). `exit` is the program's

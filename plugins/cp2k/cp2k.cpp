@@ -106,16 +106,27 @@ void Cp2kCalculator::check_available() const {
             settings_.potential_path().string()));
 }
 
+namespace {
+
+/// Removes what a run leaves in `dir` besides cp2k.out (its stdout/stderr and every cp2k-*
+/// file: trajectory, restart files, wavefunctions), which the next run would read or append to.
+void remove_run_files(const std::filesystem::path& dir) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0) std::filesystem::remove(entry.path(), ec);
+    }
+}
+
+}  // namespace
+
 void Cp2kCalculator::write_inputs(const CalculationRequest& request, const std::filesystem::path& dir) const {
     const std::string input = write_input(request, settings_);
     // A rerun in the same folder must not read the previous attempt: cp2k -o appends to an
     // existing output and CP2K picks up old restart/trajectory files.
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        const auto name = entry.path().filename().string();
-        if (name == kOutputFile || name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0)
-            std::filesystem::remove(entry.path(), ec);
-    }
+    std::filesystem::remove(dir / kOutputFile, ec);
+    remove_run_files(dir);
     write_atomically(dir / kInputFile, input);
 }
 
@@ -219,10 +230,7 @@ bool Cp2kCalculator::prepare_restart(const CalculationRequest& request, const st
         continued = true;
         break;
     }
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        const auto name = entry.path().filename().string();
-        if (name == kStdout || name == kStderr || name.rfind("cp2k-", 0) == 0) fs::remove(entry.path(), ec);
-    }
+    remove_run_files(dir);
     write_atomically(dir / kInputFile, write_input(next, settings_, wavefunction));
     return continued;
 }
