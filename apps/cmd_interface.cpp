@@ -9,6 +9,7 @@
 
 #include "apps/command.hpp"
 #include "common/errors.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 #include "structures/interface.hpp"
 #include "structures/io.hpp"
@@ -22,16 +23,7 @@ namespace {
 
 constexpr const char* kSource = "build interface";
 
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-    const fs::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp);
-        if (!out) throw StorageError(fmt::format("cannot write {}", tmp.string()));
-        out << j.dump(2) << "\n";
-        if (!out) throw StorageError(fmt::format("cannot write {}", tmp.string()));
-    }
-    fs::rename(tmp, path);
-}
+void write_json_atomically(const fs::path& path, const nlohmann::json& j) { write_file_atomically(path, j.dump(2) + "\n"); }
 
 nlohmann::json face_json(const structures::InterfaceFace& f, const std::string& input, int layers) {
     nlohmann::json cuts = nlohmann::json::array();

@@ -10,6 +10,7 @@
 
 #include "apps/command.hpp"
 #include "common/errors.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 #include "structures/interstitials.hpp"
 #include "structures/io.hpp"
@@ -31,14 +32,7 @@ std::string image_file_name(const std::string& format) {
 
 void write_json(const fs::path& path, const nlohmann::json& j) {
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
-    const fs::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp);
-        if (!out) throw StorageError("cannot write " + tmp.string());
-        out << j.dump(2) << '\n';
-        if (!out) throw StorageError("write failed: " + tmp.string());
-    }
-    fs::rename(tmp, path);
+    write_file_atomically(path, j.dump(2) + "\n");
 }
 
 nlohmann::json vec_json(const Eigen::Vector3d& v) { return {v[0], v[1], v[2]}; }

@@ -5,9 +5,11 @@
 #include <sstream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "apps/command.hpp"
 #include "common/errors.hpp"
+#include "common/text.hpp"
 #include "engine/growth.hpp"
 #include "engine/results.hpp"
 #include "engine/runner.hpp"
@@ -37,9 +39,12 @@ std::string read_text(const fs::path& file) {
     return ss.str();
 }
 
+// Inspecting writes nothing: read-only media, another user's run and a running engine all work.
+constexpr auto kReadOnly = engine::RunStore::Access::ReadOnly;
+
 int cmd_status(const fs::path& run_dir) {
     require_run_folder(run_dir);
-    engine::RunStore store(run_dir);
+    engine::RunStore store(run_dir, kReadOnly);
     const auto tasks = store.tasks();
     std::map<std::string, int> counts;
     std::size_t width = 4;
@@ -52,8 +57,10 @@ int cmd_status(const fs::path& run_dir) {
     for (const auto& t : tasks) {
         std::string note = t.reused ? (t.reused_from == "this run" || t.reused_from.empty() ? "reused" : "reused from " + t.reused_from) : "";
         if (!t.error.empty()) note = t.error.size() > 100 ? t.error.substr(0, 97) + "..." : t.error;
-        std::cout << fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10.1f}  {}\n", t.state, t.name, width, t.kind, t.attempts,
-                                 t.wall_seconds, note);
+        // A code's error message or an old store's name may hold control characters: one line each.
+        std::cout << text::printable(fmt::format("{:<8} {:<{}} {:<18} {:>8} {:>10.1f}  {}", t.state, t.name, width,
+                                                 t.kind, t.attempts, t.wall_seconds, note))
+                  << "\n";
     }
     std::cout << fmt::format("\n{}/{} done", counts["done"], tasks.size());
     for (const auto& [state, n] : counts)
@@ -64,8 +71,20 @@ int cmd_status(const fs::path& run_dir) {
 
 int cmd_results(const fs::path& run_dir, bool csv, bool json) {
     require_run_folder(run_dir);
-    engine::RunStore store(run_dir);
-    const auto results = engine::collect_results(store);
+    engine::RunStore store(run_dir, kReadOnly);
+    engine::RunResults results;
+    try {
+        results = engine::collect_results(store);
+    } catch (const nlohmann::json::exception& e) {
+        // A stored output of the wrong shape (edited, or from a foreign tool): a storage
+        // problem of this run folder, not a bug.
+        throw StorageError(fmt::format("{}: a stored output does not have the expected fields ({}); `interphase verify "
+                                       "{}` checks every entry",
+                                       store.file().string(), e.what(), run_dir.string()));
+    } catch (const std::bad_optional_access&) {
+        throw StorageError(fmt::format("{}: a done task has no stored output; `interphase verify {}` names it",
+                                       store.file().string(), run_dir.string()));
+    }
     if (csv) std::cout << engine::format_csv(results);
     else if (json) std::cout << engine::results_json(results).dump(2) << "\n";
     else std::cout << engine::format_table(results);
@@ -79,7 +98,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
         std::string workflow_file, run_dir, resume_dir, status_dir, results_dir, graph_file, cache, cancel_dir;
         std::string executor, cluster_profile;
         int cores = 0;
-        bool quiet = false, csv = false, json = false, dot = true;
+        bool quiet = false, csv = false, json = false, dot = true, force = false;
     };
     auto o = std::make_shared<Options>();
 
@@ -92,12 +111,14 @@ void add_run_commands(CLI::App& app, Commands& commands) {
                                          "`cache:`, else $INTERPHASE_CACHE)");
     run->add_option("--executor", o->executor, "Where calculations run: local (default), slurm, pbs, lsf or mpi (docs/cluster.md)");
     run->add_option("--cluster-profile", o->cluster_profile, "Cluster profile YAML of a batch executor (docs/cluster.md)");
+    run->add_flag("--force", o->force, "Continue a run folder that holds another workflow's run with this workflow");
     commands.push_back({run, [o] {
         const auto spec = engine::load_workflow(o->workflow_file);
         engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet, {}};
         if (!o->cache.empty()) opt.cache = fs::path(o->cache);
         opt.executor = o->executor;
         opt.cluster_profile = o->cluster_profile;
+        opt.adopt = o->force;
         return exit_code(engine::run_workflow(spec, opt, std::cout));
     }});
 
@@ -151,7 +172,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
         if (fs::is_directory(o->graph_file)) {
             // A run folder: its workflow copy, grown by the tasks the run added, coloured by state.
             require_run_folder(o->graph_file);
-            engine::RunStore store(o->graph_file);
+            engine::RunStore store(o->graph_file, kReadOnly);
             auto g = engine::expand_workflow(engine::parse_workflow(
                 read_text(fs::path(o->graph_file) / "workflow.yaml"),
                 store.meta("workflow_source").value_or(o->graph_file + "/workflow.yaml")));

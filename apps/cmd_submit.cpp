@@ -14,6 +14,8 @@
 // RUN_DIR`, as `interphase resume` does), so the job runs what was started even if the workflow
 // file changes while it waits in the queue; a first submission passes --workflow.
 // `--dry-run` writes and prints the script only. docs/cluster.md, "The engine inside one allocation".
+// Every value reaches the script through cluster/script_text.hpp: directive values quoted for
+// sbatch, command words single-quoted, the run folder refused when it holds a control character.
 #include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
@@ -29,6 +31,7 @@
 #include "cluster/batch_executor.hpp"
 #include "cluster/mpi_pilot.hpp"
 #include "cluster/profile.hpp"
+#include "cluster/script_text.hpp"
 #include "cluster/slurm_executor.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
@@ -48,16 +51,6 @@ constexpr const char* kSource = "interphase submit";
 bool valid_slurm_time(const std::string& t) {
     static const std::regex re(R"(^(\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2})$)");
     return std::regex_match(t, re);
-}
-
-// One shell word: single-quoted unless it is plainly safe.
-std::string quote(const std::string& s) {
-    if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/+=:,@-") ==
-                          std::string::npos)
-        return s;
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
 }
 
 // The running binary (what the compute nodes run unless the profile names another).
@@ -186,6 +179,11 @@ void add_submit_command(CLI::App& app, Commands& commands) {
             }
         }
         run_dir = fs::absolute(run_dir).lexically_normal();
+        // Its path goes into #SBATCH lines, which bash reads as comments: a line break would
+        // turn the rest of it into a command. Refused before anything is written.
+        cluster::require_printable(run_dir.string(), kSource, "run folder");
+        const std::string cwd = fs::current_path().string();
+        cluster::require_printable(cwd, kSource, "working folder");
         const fs::path pilot_dir = run_dir / "pilot";
         const fs::path jobs_file = pilot_dir / "jobs.jsonl";
         const auto jobs = recorded_jobs(jobs_file);
@@ -219,31 +217,41 @@ void add_submit_command(CLI::App& app, Commands& commands) {
         const int seq = static_cast<int>(jobs.size()) + 1;
         const fs::path script = pilot_dir / fmt::format("pilot-{}.sbatch", seq);
         const std::string binary = profile.interphase.empty() ? this_binary().string() : profile.interphase;
-        const std::string job_name = "ip-pilot-" + engine::batch_job_name(run_dir).substr(3);
+        const std::string job_name = cluster::safe_job_name("ip-pilot-" + engine::batch_job_name(run_dir).substr(3));
+        const auto directive = [](const std::string& value, const char* field) {
+            return cluster::directive_value(cluster::DirectiveSyntax::Slurm, value, kSource, field);
+        };
         std::ostringstream sh;
         sh << "#!/bin/bash\n";
-        sh << fmt::format("# Written by `interphase submit`: the MPI pilot of the run folder {} (docs/cluster.md).\n", run_dir.string());
+        sh << fmt::format("# Written by `interphase submit`: the MPI pilot of the run folder {} (docs/cluster.md).\n",
+                          cluster::comment_text(run_dir.string()));
         sh << fmt::format("# Rank 0 runs the engine, ranks 1..{} run the calculations on {} core(s) each.\n", ranks - 1, o->cores_per_rank);
         sh << fmt::format("#SBATCH --job-name={}\n", job_name);
         sh << fmt::format("#SBATCH --nodes={}\n", o->nodes);
         sh << fmt::format("#SBATCH --ntasks-per-node={}\n", o->ranks_per_node);
         sh << fmt::format("#SBATCH --cpus-per-task={}\n", o->cores_per_rank);
         sh << fmt::format("#SBATCH --time={}\n", o->time);
-        sh << fmt::format("#SBATCH --output={}\n", (pilot_dir / fmt::format("pilot-{}-%j.out", seq)).string());
-        sh << fmt::format("#SBATCH --chdir={}\n", fs::current_path().string());
+        sh << fmt::format("#SBATCH --output={}\n",
+                          directive(cluster::slurm_filename_literal(pilot_dir.string()) + fmt::format("/pilot-{}-%j.out", seq),
+                                    "run folder"));
+        sh << fmt::format("#SBATCH --chdir={}\n", directive(cwd, "working folder"));
         sh << cluster::slurm_site_directives(profile);
         sh << "\n";
         for (const auto& line : profile.setup) sh << line << "\n";
-        for (const auto& [k, v] : profile.environment) sh << fmt::format("export {}={}\n", k, quote(v));
+        for (const auto& [k, v] : profile.environment) {
+            cluster::require_variable_name(k, profile.source, "environment");
+            sh << fmt::format("export {}={}\n", k, cluster::shell_word(v));
+        }
         if (::geteuid() == 0) sh << "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # submitted as root\n";
         sh << "echo \"interphase pilot: job $SLURM_JOB_ID on $SLURM_JOB_NODELIST, $(date)\"\n";
         // --enable-recovery: a dead worker rank does not end the job (docs/executors.md);
         // --bind-to none: OpenMPI would bind each rank to one core, and so every program it starts.
         std::string cmd;
-        for (const auto& w : mpirun) cmd += quote(w) + " ";
-        cmd += fmt::format("--enable-recovery --bind-to none -np {} {} worker {}", ranks, quote(binary), quote(run_dir.string()));
-        if (!workflow_arg.empty()) cmd += " --workflow " + quote(workflow_arg);
-        cmd += fmt::format(" --cores {} --launcher {}", o->cores_per_rank, quote(o->launcher));
+        for (const auto& w : mpirun) cmd += cluster::shell_word(w) + " ";
+        cmd += fmt::format("--enable-recovery --bind-to none -np {} {} worker {}", ranks, cluster::shell_word(binary),
+                           cluster::shell_word(run_dir.string()));
+        if (!workflow_arg.empty()) cmd += " --workflow " + cluster::shell_word(workflow_arg);
+        cmd += fmt::format(" --cores {} --launcher {}", o->cores_per_rank, cluster::shell_word(o->launcher));
         sh << cmd << "\n";
         {
             std::ofstream out(script);

@@ -2,12 +2,16 @@
 // itself here with one line (apps/command.hpp). Every Interphase error becomes one line on stderr
 // and a non-zero exit code:
 //   1 the run finished with failed or blocked tasks, 2 bad input (file, field, line named),
-//   3 an external program cannot run, 4 storage failure, 130 interrupted, 70 internal error.
+//   3 an external program cannot run, 4 storage failure (a file or folder that cannot be written,
+//   a damaged store, out of memory), 130 interrupted, 70 internal error (a bug: please report it).
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
+#include <new>
 
 #include "apps/command.hpp"
 #include "common/errors.hpp"
+#include "common/text.hpp"
 #include "common/version.hpp"
 
 using namespace interphase;
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
 
     cli::Commands commands;
     cli::add_run_commands(app, commands);
+    cli::add_verify_command(app, commands);
     cli::add_cluster_commands(app, commands);
     cli::add_worker_command(app, commands);
     cli::add_submit_command(app, commands);
@@ -52,10 +57,18 @@ int main(int argc, char** argv) {
         for (const auto& c : commands)
             if (c.app->parsed()) return c.run();
     } catch (const Error& e) {
-        std::cerr << "interphase: error: " << e.what() << "\n";
+        // One line whatever the message quotes from an input file (newlines, control bytes).
+        std::cerr << "interphase: error: " << text::printable(e.what()) << "\n";
         return error_exit_code(e);
+    } catch (const std::bad_alloc&) {
+        std::cerr << "interphase: error: out of memory\n";
+        return 4;
+    } catch (const std::filesystem::filesystem_error& e) {
+        // A folder or file the run needs cannot be created or written (permissions, full disk).
+        std::cerr << "interphase: error: " << text::printable(e.what()) << "\n";
+        return 4;
     } catch (const std::exception& e) {
-        std::cerr << "interphase: internal error: " << e.what() << "\n";
+        std::cerr << "interphase: internal error: " << text::printable(e.what()) << "\n";
         return 70;
     }
     return 0;

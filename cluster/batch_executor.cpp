@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cluster/local_executor.hpp"
+#include "cluster/script_text.hpp"
 #include "cluster/unique_fd.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
@@ -157,8 +158,11 @@ JobOutcome exit_status_outcome(const std::string& id, int exit) {
 }
 
 BatchExecutor::BatchExecutor(ClusterProfile profile, fs::path state_dir, std::string job_name, std::string scheduler)
-    : profile_(std::move(profile)), state_dir_(std::move(state_dir)), job_name_(std::move(job_name)),
+    : profile_(std::move(profile)), state_dir_(std::move(state_dir)), job_name_(safe_job_name(job_name)),
       scheduler_(std::move(scheduler)) {
+    // Checked before anything is created: the path reaches sbatch --output/--chdir, qsub -o and
+    // LSF's #BSUB -o line, where a line break would end the directive.
+    require_printable(fs::absolute(state_dir_).string(), scheduler_ + " executor", "run folder");
     slot_cores_ = std::max(1, profile_.cores_per_task);
     interval_ = profile_.poll_interval;
     next_poll_ = Clock::now();
@@ -315,6 +319,10 @@ std::string BatchExecutor::table_line(const Job& job) const {
     return line;
 }
 
+void BatchExecutor::check_script_values() const {
+    (void)batch_script(0, 1, std::max(1, profile_.cores_per_task), state_dir_ / "arrays" / "0.tasks");
+}
+
 long BatchExecutor::walltime(int seq) const {
     const auto it = array_walltime_.find(seq);
     return it != array_walltime_.end() ? it->second : profile_.walltime();
@@ -331,7 +339,10 @@ std::string BatchExecutor::batch_script(int seq, std::size_t elements, int cores
     s += "set -u\n";
     s += "dec() { if [ \"$2\" = - ]; then printf -v \"$1\" '%s' ''; else printf -v \"$1\" '%b' \"${2//%/\\\\x}\"; fi; }\n";
     s += "# The profile's environment and setup lines.\n";
-    for (const auto& [k, v] : profile_.environment) s += fmt::format("dec v '{}'; export {}=\"$v\"\n", encode_field(v), k);
+    for (const auto& [k, v] : profile_.environment) {
+        require_variable_name(k, profile_.source, "environment");
+        s += fmt::format("dec v '{}'; export {}=\"$v\"\n", encode_field(v), k);
+    }
     for (const auto& line : profile_.setup) s += line + "\n";
     s += fmt::format("dec table '{}'\n", encode_field(fs::absolute(table).string()));
     s += script_identity();

@@ -99,6 +99,9 @@ public:
     const std::map<std::string, int>& commands() const { return commands_; }
     int total_commands() const;
     const std::filesystem::path& state_dir() const { return state_dir_; }
+    /// The name every job of the run carries (squeue -n, qsub -N, bsub -J): the constructor's
+    /// `job_name` reduced to the alphabet every scheduler accepts (safe_job_name).
+    const std::string& job_name() const { return job_name_; }
     /// The batch script of array `seq` of `elements` elements (each running `per_job` lines of
     /// `table`), as written to disk (for tests and docs).
     std::string batch_script(int seq, std::size_t elements, int cores, const std::filesystem::path& table,
@@ -108,15 +111,20 @@ public:
 
 protected:
     /// `scheduler` names the executor, its journal key and its exit-record file (.NAME-exit).
-    /// The derived constructor calls load_journal() (it needs the virtual element_id()).
+    /// The derived constructor calls load_journal() (it needs the virtual element_id()) and
+    /// check_script_values(). Throws InputError (field "run folder") when `state_dir` holds a
+    /// control character: its path reaches scheduler options and directive lines.
     BatchExecutor(ClusterProfile profile, std::filesystem::path state_dir, std::string job_name, std::string scheduler);
     void load_journal();
+    /// Writes a batch script once, in memory, so that a value its lines cannot carry (a profile
+    /// field with a line break, an environment name that is not a name, an LSF run folder with
+    /// a ") is refused with an InputError when the executor is made, not at its first submission.
+    void check_script_values() const;
     /// Runs a scheduler command: counted and logged.
     CommandResult run(const std::vector<std::string>& argv);
     /// What identifies array `seq` of this run in the status answer (SchedulerRow::tag).
     std::string tag(int seq) const;
     const ClusterProfile& profile() const { return profile_; }
-    const std::string& job_name() const { return job_name_; }
     int throttle() const { return profile_.array_throttle > 0 ? profile_.array_throttle : profile_.max_queued_jobs; }
     /// The time limit of array `seq` in seconds (the profile's `time`, more after a time-limit restart).
     long walltime(int seq) const;
@@ -129,7 +137,7 @@ protected:
     // --- the scheduler's hooks ---
     // `tasks` below counts array elements (batch jobs); with bundles one element runs several tasks.
     /// The directive lines (#SBATCH, #PBS, #BSUB) of an array of `tasks` jobs with `cores` cores
-    /// and the time limit walltime(seq).
+    /// and the time limit walltime(seq). Every value goes through directive_value() (script_text.hpp).
     virtual std::string script_directives(int seq, std::size_t tasks, int cores) const = 0;
     /// Shell lines that set `idx` (the 1-based number of the array element) and `me` (the
     /// element's id, as element_id() gives it) from the scheduler's environment.

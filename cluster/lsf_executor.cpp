@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cluster/script_text.hpp"
 #include "common/text.hpp"
 
 namespace interphase::cluster {
@@ -112,6 +113,7 @@ JobOutcome lsf_outcome(const std::string& id, const SchedulerRow& row, std::opti
 LsfExecutor::LsfExecutor(ClusterProfile profile, fs::path state_dir, std::string job_name)
     : BatchExecutor(std::move(profile), std::move(state_dir), std::move(job_name), "lsf") {
     load_journal();
+    check_script_values();
 }
 
 std::vector<std::string> LsfExecutor::options(int seq, int cores) const {
@@ -130,11 +132,19 @@ std::vector<std::string> LsfExecutor::options(int seq, int cores) const {
 
 std::string LsfExecutor::script_directives(int seq, std::size_t /*tasks*/, int cores) const {
     // Given on bsub's command line too (a script passed as an argument is not scanned for #BSUB).
+    // Bash reads these lines as comments: a value must not end its line (directive_value).
+    const auto& p = profile();
+    const auto field = [&](const std::string& option) -> std::pair<std::string, std::string> {
+        if (option == "-q") return {p.source, "queue"};
+        if (option == "-P") return {p.source, p.project.empty() ? "account" : "project"};
+        if (option == "-o") return {"lsf executor", "run folder"};
+        return {"lsf executor", option};
+    };
     std::string s;
     const auto o = options(seq, cores);
     for (std::size_t i = 0; i + 1 < o.size(); i += 2) {
-        const bool quote = o[i + 1].find_first_of("[]%") != std::string::npos;
-        s += fmt::format("#BSUB {} {}\n", o[i], quote ? "\"" + o[i + 1] + "\"" : o[i + 1]);
+        const auto [source, name] = field(o[i]);
+        s += fmt::format("#BSUB {} {}\n", o[i], directive_value(DirectiveSyntax::Lsf, o[i + 1], source, name));
     }
     return s;
 }

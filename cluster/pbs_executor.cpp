@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cluster/script_text.hpp"
 #include "common/text.hpp"
 
 namespace interphase::cluster {
@@ -139,6 +140,7 @@ JobOutcome pbs_outcome(const std::string& id, const SchedulerRow& row, std::opti
 PbsExecutor::PbsExecutor(ClusterProfile profile, fs::path state_dir, std::string job_name)
     : BatchExecutor(std::move(profile), std::move(state_dir), std::move(job_name), "pbs") {
     load_journal();
+    check_script_values();
 }
 
 std::string PbsExecutor::script_directives(int seq, std::size_t /*tasks*/, int cores) const {
@@ -153,9 +155,12 @@ std::string PbsExecutor::script_directives(int seq, std::size_t /*tasks*/, int c
     }
     const long t = walltime(seq);
     s += fmt::format("#PBS -l walltime={:02}:{:02}:{:02}\n", t / 3600, t / 60 % 60, t % 60);
-    if (!p.queue.empty()) s += fmt::format("#PBS -q {}\n", p.queue);
-    if (!p.account.empty()) s += fmt::format("#PBS -A {}\n", p.account);
-    if (!p.project.empty() && !torque()) s += fmt::format("#PBS -P {}\n", p.project);
+    const auto line = [&](const char* option, const std::string& value, const char* field) {
+        s += fmt::format("#PBS {} {}\n", option, directive_value(DirectiveSyntax::Pbs, value, p.source, field));
+    };
+    if (!p.queue.empty()) line("-q", p.queue, "queue");
+    if (!p.account.empty()) line("-A", p.account, "account");
+    if (!p.project.empty() && !torque()) line("-P", p.project, "project");
     s += "#PBS -j oe\n";
     return s;
 }

@@ -122,12 +122,8 @@ std::vector<std::string> ClusterProfile::launch_argv(const std::vector<std::stri
 }
 
 ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::string& source) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(yaml_text);
-    } catch (const YAML::ParserException& e) {
-        throw ParseError(source, static_cast<std::size_t>(e.mark.line + 1), "invalid YAML: " + e.msg);
-    }
+    // Bounded, duplicate and non-scalar keys refused (the same loader as workflows).
+    const YAML::Node root = yaml::load(yaml_text, source);
     Reader r(source);
     if (!root || root.IsNull()) throw InputError(source, "", "the cluster profile is empty");
     r.only_keys(root, "",

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fmt/format.h>
 
+#include "cluster/script_text.hpp"
 #include "common/text.hpp"
 
 namespace interphase::cluster {
@@ -104,16 +105,23 @@ std::vector<SqueueRow> parse_squeue(const std::string& text) {
 SlurmExecutor::SlurmExecutor(ClusterProfile profile, fs::path state_dir, std::string job_name)
     : BatchExecutor(std::move(profile), std::move(state_dir), std::move(job_name), "slurm") {
     load_journal();
+    check_script_values();
 }
 
 std::string slurm_site_directives(const ClusterProfile& p) {
     std::string s;
-    if (!p.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", p.partition);
-    if (!p.account.empty()) s += fmt::format("#SBATCH --account={}\n", p.account);
-    if (!p.qos.empty()) s += fmt::format("#SBATCH --qos={}\n", p.qos);
-    if (!p.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", p.constraint);
-    if (!p.memory_per_cpu.empty()) s += fmt::format("#SBATCH --mem-per-cpu={}\n", p.memory_per_cpu);
-    for (const auto& o : p.sbatch_options) s += fmt::format("#SBATCH {}\n", o);
+    const auto line = [&](const char* option, const std::string& value, const char* field) {
+        if (!value.empty())
+            s += fmt::format("#SBATCH {}={}\n", option, directive_value(DirectiveSyntax::Slurm, value, p.source, field));
+    };
+    line("--partition", p.partition, "partition");
+    line("--account", p.account, "account");
+    line("--qos", p.qos, "qos");
+    line("--constraint", p.constraint, "constraint");
+    line("--mem-per-cpu", p.memory_per_cpu, "memory_per_cpu");
+    for (std::size_t i = 0; i < p.sbatch_options.size(); ++i)
+        s += fmt::format("#SBATCH {}\n", directive_value(DirectiveSyntax::Slurm, p.sbatch_options[i], p.source,
+                                                          fmt::format("sbatch_options[{}]", i)));
     return s;
 }
 
@@ -142,11 +150,13 @@ fi
 
 std::vector<std::string> SlurmExecutor::submit_argv(int seq, std::size_t tasks, const fs::path& script) const {
     std::vector<std::string> argv{"sbatch", "--parsable", "--job-name", job_name()};
+    // A % of the run folder's own path must not become one of Slurm's filename patterns.
+    const std::string logs = slurm_filename_literal((state_dir() / "logs").string());
     if (as_array(tasks)) {
         argv.insert(argv.end(), {"--array", fmt::format("0-{}%{}", tasks - 1, throttle())});
-        argv.insert(argv.end(), {"--output", (state_dir() / "logs" / "%A_%a.out").string()});
+        argv.insert(argv.end(), {"--output", logs + "/%A_%a.out"});
     } else {
-        argv.insert(argv.end(), {"--output", (state_dir() / "logs" / "%j.out").string()});
+        argv.insert(argv.end(), {"--output", logs + "/%j.out"});
     }
     argv.insert(argv.end(), {"--comment", tag(seq), "--chdir", state_dir().string(), script.string()});
     return argv;

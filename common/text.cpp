@@ -90,4 +90,77 @@ std::string to_lower(std::string_view s) {
     return out;
 }
 
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = byte(i);
+    if (c < 0x80) return 1;
+    std::size_t n = 0;
+    char32_t cp = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+bool is_valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t len = utf8_sequence_length(s, i);
+        if (len == 0) return false;
+        i += len;
+    }
+    return true;
+}
+
+namespace {
+// C1 controls U+0080..U+009F are encoded as C2 80..C2 9F.
+bool is_c1(std::string_view s, std::size_t i, std::size_t len) {
+    return len == 2 && static_cast<unsigned char>(s[i]) == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+}
+}  // namespace
+
+std::string printable(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t len = utf8_sequence_length(s, i);
+        if (len == 0 || is_c1(s, i, len)) {
+            for (std::size_t k = 0; k < std::max<std::size_t>(len, 1); ++k)
+                out += fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i + k]));
+            i += std::max<std::size_t>(len, 1);
+            continue;
+        }
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (c == '\r') out += "\\r";
+        else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
+        else out.append(s.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
+std::optional<std::string> name_problem(std::string_view name, std::size_t max_bytes) {
+    if (name.empty()) return "must not be empty";
+    if (name.size() > max_bytes) return fmt::format("is {} bytes long; at most {} are allowed", name.size(), max_bytes);
+    for (std::size_t i = 0; i < name.size();) {
+        const std::size_t len = utf8_sequence_length(name, i);
+        if (len == 0) return fmt::format("is not valid UTF-8 (byte {} is 0x{:02x})", i, static_cast<unsigned char>(name[i]));
+        const auto c = static_cast<unsigned char>(name[i]);
+        if ((len == 1 && (c < 0x20 || c == 0x7F)) || is_c1(name, i, len))
+            return fmt::format("contains a control character at byte {} ('{}')", i, printable(name.substr(i, len)));
+        i += len;
+    }
+    if (std::isspace(static_cast<unsigned char>(name.front())) || std::isspace(static_cast<unsigned char>(name.back())))
+        return "must not start or end with a blank";
+    return std::nullopt;
+}
+
 }  // namespace interphase::text

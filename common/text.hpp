@@ -26,4 +26,22 @@ std::vector<std::string> split_ws(std::string_view line);
 std::string trim(std::string_view s);
 std::string to_lower(std::string_view s);
 
+/// Length in bytes of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid
+/// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+
+/// Whether every byte of `s` belongs to a valid UTF-8 sequence (JSON, HDF5 strings and the
+/// store need that; nlohmann::json throws on anything else).
+bool is_valid_utf8(std::string_view s);
+
+/// `s` with control characters (C0, DEL, C1) and invalid UTF-8 escaped as \n, \t, \xNN: one
+/// printable line for a terminal or a log, whatever a file held. Backslashes stay as they are,
+/// so escaping twice changes nothing (messages quote names that were escaped already).
+std::string printable(std::string_view s);
+
+/// Why `name` cannot name something that reaches folders, HDF5 groups, batch scripts and
+/// terminals (a workflow, a host, a task), or nullopt if it can: empty, longer than
+/// `max_bytes`, not UTF-8, a control character, or leading/trailing blanks.
+std::optional<std::string> name_problem(std::string_view name, std::size_t max_bytes);
+
 }  // namespace interphase::text

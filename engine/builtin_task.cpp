@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/errors.hpp"
+#include "common/files.hpp"
 
 namespace interphase::engine {
 
@@ -24,16 +25,7 @@ std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
-void write_atomically(const fs::path& target, const std::string& text) {
-    const fs::path tmp = target.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) throw StorageError(fmt::format("cannot write {}", tmp.string()));
-    }
-    fs::rename(tmp, target);
-}
+void write_atomically(const fs::path& target, const std::string& text) { write_file_atomically(target, text); }
 
 CalculationError::Reason reason_from_name(const std::string& name) {
     using R = CalculationError::Reason;

@@ -33,6 +33,10 @@ inline constexpr const char* kBuildNebPath = "build_neb_path";
 inline constexpr const char* kNeb = "neb";
 }  // namespace kinds
 
+/// Longest name a user may give to a workflow, a host or a user task (bytes of UTF-8). Task
+/// names are built from them; task folders are bounded separately (runner.hpp).
+inline constexpr std::size_t kMaxNameBytes = 100;
+
 struct Task {
     std::string name;                          ///< unique and readable: "Al(111)/slab/relax"
     std::string kind;                          ///< one of kinds::*

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/errors.hpp"
+#include "common/files.hpp"
 #include "engine/drivers/neb.hpp"
 #include "engine/hash.hpp"
 #include "engine/runner.hpp"
@@ -27,16 +28,7 @@ namespace {
 
 // Writes `j` to `path` through a temporary file and a rename: a killed engine leaves either the
 // old or the new file, never half of one.
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-    const fs::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (!out) throw StorageError("cannot write " + tmp.string());
-        out << j.dump();
-        if (!out.flush()) throw StorageError("write failed: " + tmp.string());
-    }
-    fs::rename(tmp, path);
-}
+void write_json_atomically(const fs::path& path, const nlohmann::json& j) { write_file_atomically(path, j.dump()); }
 
 std::optional<nlohmann::json> read_json(const fs::path& path) {
     std::ifstream in(path);

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/errors.hpp"
+#include "common/text.hpp"
 #include "common/version.hpp"
 #include "engine/hdf5.hpp"
 #include "engine/graph.hpp"
@@ -251,18 +252,34 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         }
 
         auto prov = f.create_group("provenance");
-        using Task = std::decay_t<decltype(r.tasks)>::value_type;
-        prov.write_strings("task", column(r.tasks, &Task::task));
-        prov.write_strings("kind", column(r.tasks, &Task::kind));
-        prov.write_strings("hash", column(r.tasks, &Task::hash));
-        prov.write_strings("state", column(r.tasks, &Task::state));
-        prov.write_int64s("reused", flag_column(r.tasks, &Task::reused));
-        prov.write_strings("reused_from", column(r.tasks, &Task::reused_from));
-        prov.write_doubles("wall_seconds", column(r.tasks, &Task::wall_seconds)).set_attribute("units", "s");
+        using Row = std::decay_t<decltype(r.tasks)>::value_type;
+        prov.write_strings("task", column(r.tasks, &Row::task));
+        prov.write_strings("kind", column(r.tasks, &Row::kind));
+        prov.write_strings("hash", column(r.tasks, &Row::hash));
+        prov.write_strings("state", column(r.tasks, &Row::state));
+        prov.write_int64s("reused", flag_column(r.tasks, &Row::reused));
+        prov.write_strings("reused_from", column(r.tasks, &Row::reused_from));
+        prov.write_doubles("wall_seconds", column(r.tasks, &Row::wall_seconds)).set_attribute("units", "s");
     });
 }
 
-std::string format_table(const RunResults& r) {
+namespace {
+// Each line of a table with control characters escaped: a name from an old store or a unit from
+// a workflow must not move the cursor, recolour or clear a scientist's terminal.
+std::string printable_lines(const std::string& table) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < table.size()) {
+        const auto end = table.find('\n', start);
+        out += text::printable(table.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        out += '\n';
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string format_table_raw(const RunResults& r) {
     std::string out = fmt::format("{} binding energies (workflow {}, {} {}, protocol {})\n",
                                   r.hosts.empty() ? std::string("Li") : r.hosts.front().adsorbate, r.workflow, r.calculator,
                                   r.code_version, nlohmann::json::parse(r.protocol).value("name", "?"));
@@ -302,11 +319,21 @@ std::string format_table(const RunResults& r) {
     return out;
 }
 
+}  // namespace
+
+std::string format_table(const RunResults& r) { return printable_lines(format_table_raw(r)); }
+
 std::string format_csv(const RunResults& r) {
     std::string out = "record,phase,site,binding_energy_eV,reference,pair_b,delta_e_eV,value,unit\n";
+    // Every text field quoted; one that a spreadsheet would run as a formula (=, +, -, @, tab,
+    // CR first) gets a leading apostrophe (OWASP's CSV-injection advice), control bytes escaped.
     auto q = [](const std::string& s) {
         std::string e = "\"";
-        for (char c : s) { if (c == '"') e += '"'; e += c; }
+        if (!s.empty() && std::string("=+-@\t\r").find(s.front()) != std::string::npos) e += '\'';
+        for (char c : text::printable(s)) {
+            if (c == '"') e += '"';
+            e += c;
+        }
         return e + "\"";
     };
     for (const auto& h : r.hosts)

@@ -6,15 +6,21 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <cstdio>
 #include <thread>
 #include <unistd.h>
 
 #include "cluster/local_executor.hpp"
 #include "common/errors.hpp"
+#include "common/files.hpp"
+#include "common/text.hpp"
 #include "common/version.hpp"
 #include "engine/builtin_task.hpp"
 #include "engine/cache.hpp"
@@ -107,14 +113,25 @@ double now_unix() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string folder_name(const std::string& task) {
-    std::string out;
-    for (char c : task) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '(' || c == ')' || c == '-' ||
-                                c == '+' || c == '.' || c == '_')
-                                   ? c
-                                   : (c == '/' ? '.' : '_');
-    return out;
+}  // namespace
+
+// A readable slug of the task name plus 12 hex digits of its SHA-256: the slug alone maps
+// many names to one folder ("α-M(100)" and "γ-M(100)" both to "_-M(100)"), and two tasks
+// sharing a folder overwrite each other's inputs and outputs.
+std::string task_folder_name(const std::string& task) {
+    constexpr std::size_t kSlugBytes = 80;  // keeps the whole path far below NAME_MAX (255)
+    std::string slug;
+    for (char c : task) {
+        if (slug.size() >= kSlugBytes) break;
+        const auto u = static_cast<unsigned char>(c);
+        slug += (u < 0x80 && (std::isalnum(u) || c == '(' || c == ')' || c == '-' || c == '+' || c == '_'))
+                    ? c
+                    : (c == '/' ? '.' : '_');
+    }
+    return slug + "_" + sha256_hex(task).substr(0, 12);
 }
+
+namespace {
 
 std::string hms(double seconds) {
     const long s = static_cast<long>(seconds);
@@ -177,9 +194,13 @@ public:
     RunSummary execute();
 
 private:
-    void say(const std::string& line) {
-        if (!opt_.quiet) log_ << fmt::format("[{}] {}", hms(elapsed()), line) << std::endl;
+    // One line of the run's log, control characters escaped (a code's message may hold any byte).
+    // `always`: failures and the run's end are printed even with --quiet, which silences progress,
+    // not the reason for a non-zero exit.
+    void say(const std::string& line, bool always = false) {
+        if (!opt_.quiet || always) log_ << fmt::format("[{}] {}", hms(elapsed()), text::printable(line)) << std::endl;
     }
+    void keep_input_copies();
     double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
     void progress();
     bool inputs_done(const Task& t) const;
@@ -298,11 +319,27 @@ void Run::finish(const std::string& name, const std::string& hash, const nlohman
     }
 }
 
+// The run folder keeps a copy of every structure file the workflow read (RUN_DIR/inputs), so a
+// resume computes what the run started computing even if the original was edited or deleted.
+// A new `run` of the workflow refreshes the copies from the files as they are now.
+void Run::keep_input_copies() {
+    if (!spec_.input_copies.empty()) return;  // read from the copies (resume): they stay as they are
+    for (const auto& file : spec_.input_files) {
+        const auto copy = input_copy_path(opt_.run_dir / "inputs", file);
+        std::error_code ec;
+        fs::create_directories(copy.parent_path(), ec);
+        if (!ec) fs::copy_file(file, copy, fs::copy_options::overwrite_existing, ec);
+        if (ec)
+            throw StorageError(fmt::format("cannot keep a copy of input {} in {}: {}", file.string(),
+                                           copy.parent_path().string(), ec.message()));
+    }
+}
+
 void Run::fail(const std::string& name, const std::string& error) {
     store_->mark_failed(name, error);
     state_[name] = state::kFailed;
     ++summary_.failed;
-    say(fmt::format("FAILED {}: {}", name, error));
+    say(fmt::format("FAILED {}: {}", name, error), true);
     // The failure travels to the dependents as data.
     std::vector<std::string> todo = graph_.consumers(name);
     while (!todo.empty()) {
@@ -328,7 +365,7 @@ void Run::progress() {
 }
 
 void Run::start_calculation(const Task& t, const Inputs& in, const std::string& hash) {
-    const fs::path folder = opt_.run_dir / "tasks" / folder_name(t.name);
+    const fs::path folder = opt_.run_dir / "tasks" / task_folder_name(t.name);
     // A folder left by an interrupted attempt is stale: start clean.
     fs::remove_all(folder);
     fs::create_directories(folder);
@@ -337,7 +374,8 @@ void Run::start_calculation(const Task& t, const Inputs& in, const std::string& 
     if (builtin_as_job_)
         write_builtin_task(folder, spec_.calculator_code, spec_.calculator_config, spec_.source.string(), request);
     {
-        std::ofstream(folder / "task.json") << nlohmann::json{{"task", t.name}, {"hash", hash}, {"params", t.params}}.dump(2);
+        write_file_atomically(folder / "task.json",
+                              nlohmann::json{{"task", t.name}, {"hash", hash}, {"params", t.params}}.dump(2));
     }
     const cluster::Job job = make_job(t.name, folder);
     store_->commit_batch();  // durable before the job exists: a killed engine must know it ran
@@ -376,7 +414,7 @@ cluster::Job Run::make_job(const std::string& task, const fs::path& folder) cons
 // that the scheduler still knows: follow it instead of submitting the task again.
 bool Run::reattach_calculation(const Task& t, const Inputs& in, const std::string& hash) {
     if (!exec_.batch() || !reattach_tried_.insert(t.name).second) return false;
-    const fs::path folder = opt_.run_dir / "tasks" / folder_name(t.name);
+    const fs::path folder = opt_.run_dir / "tasks" / task_folder_name(t.name);
     std::ifstream task_file(folder / "task.json");
     if (!task_file) return false;
     const auto recorded = nlohmann::json::parse(task_file, nullptr, false);
@@ -442,18 +480,32 @@ RunSummary Run::execute() {
         cores_per_task_ = spec_.cores_per_task > 0 ? spec_.cores_per_task : exec_.profile->cores_per_task;
 
     // 2. The run folder, its lock and its store.
-    fs::create_directories(opt_.run_dir);
+    if (std::error_code ec; fs::create_directories(opt_.run_dir, ec), ec)
+        throw StorageError(fmt::format("cannot create the run folder {}: {}", opt_.run_dir.string(), ec.message()));
     RunLock lock(opt_.run_dir);
+    const bool existed = RunStore::exists(opt_.run_dir);
     store_ = std::make_unique<RunStore>(opt_.run_dir);
+    if (existed && !opt_.adopt) {
+        // Another workflow's run folder is not silently taken over (its tasks, results.h5 and
+        // workflow copy would be replaced); an edited version of the same workflow continues it.
+        const auto owner = store_->meta("workflow_name");
+        if (owner && *owner != spec_.name)
+            throw InputError(opt_.run_dir.string(), "",
+                             fmt::format("holds the run of workflow '{}' ({}), not '{}'; choose another --run-dir, "
+                                         "or pass --force to continue it with this workflow",
+                                         *owner, store_->meta("workflow_source").value_or("?"), spec_.name));
+    }
+    keep_input_copies();
     // A killed engine may have left a half-written results.h5.tmp-PID (results.h5 itself is
     // replaced atomically): we hold the lock, so nobody else is writing one.
     for (const auto& e : fs::directory_iterator(opt_.run_dir))
         if (e.path().filename().string().rfind("results.h5.tmp-", 0) == 0) fs::remove(e.path());
     if (const auto cache_path = resolve_cache_path(opt_.cache ? opt_.cache : spec_.cache)) {
-        cache_ = std::make_unique<ResultCache>(*cache_path);
+        // A busy or damaged cache only costs sharing: it says so in the log, never fails a task.
+        cache_ = std::make_unique<ResultCache>(*cache_path, [this](const std::string& line) { say(line); });
         store_->set_meta("cache", cache_->path().string());
     }
-    std::ofstream(opt_.run_dir / "workflow.yaml") << spec_.yaml_text;
+    write_file_atomically(opt_.run_dir / "workflow.yaml", spec_.yaml_text);
     store_->set_meta("workflow_source", fs::absolute(spec_.source).string());
     store_->set_meta("workflow_name", spec_.name);
     store_->set_meta("interphase_version", kVersion);
@@ -462,7 +514,7 @@ RunSummary Run::execute() {
     store_->set_meta("reference", to_string(spec_.reference));
     if (!store_->meta("created")) store_->set_meta("created", fmt::format("{:.0f}", now_unix()));
     for (const auto& t : store_->tasks())
-        if (t.state == state::kRunning) stop_orphaned_calculation(opt_.run_dir / "tasks" / folder_name(t.name));
+        if (t.state == state::kRunning) stop_orphaned_calculation(opt_.run_dir / "tasks" / task_folder_name(t.name));
     const int reset = store_->sync(graph_);
     executor_ = make_executor(exec_, budget, opt_.run_dir);
     store_->set_meta("executor", exec_.name);
@@ -481,6 +533,9 @@ RunSummary Run::execute() {
         bool progressed = false;
         // By index: a finishing task may grow the graph and replace order_ during the pass.
         for (std::size_t i = 0; i < order_.size(); ++i) {
+            // In-process tasks can keep a pass busy for minutes (100,000 builds): SIGTERM and
+            // `interphase cancel` must not wait for the pass to end.
+            if (g_interrupted) break;
             const std::string name = order_[i];
             if (state_[name] != state::kPending) continue;
             const Task& t = graph_.at(name);
@@ -495,7 +550,13 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
-            if (auto cached = store_->cached_output(hash)) {
+            std::optional<nlohmann::json> cached;
+            try {
+                cached = store_->cached_output(hash);
+            } catch (const DamagedOutputError& e) {  // changed or damaged since it was stored: compute it again
+                say(fmt::format("warning: {}; {} runs again", e.what(), name));
+            }
+            if (cached) {
                 finish(name, hash, *cached, 0, true);
                 progressed = true;
                 continue;
@@ -514,7 +575,7 @@ RunSummary Run::execute() {
                 // of the executor (external codes); the band is saved after every iteration.
                 store_->commit_batch();  // a band may run for hours: nothing finished waits on it
                 const auto t1 = std::chrono::steady_clock::now();
-                const fs::path folder = opt_.run_dir / "tasks" / folder_name(name);
+                const fs::path folder = opt_.run_dir / "tasks" / task_folder_name(name);
                 try {
                     store_->mark_running(name, hash);
                     const drivers::ForceProvider images =
@@ -593,16 +654,21 @@ RunSummary Run::execute() {
         if (running_.empty() && !progressed) break;  // nothing runs and nothing can start
         if (!running_.empty())
             for (const auto& outcome : executor_->wait(std::chrono::milliseconds(progressed ? 0 : 500))) collect(outcome);
-            for (const auto& notice : executor_->take_notices()) say(notice);
+        for (const auto& notice : executor_->take_notices()) say(notice);
     }
 
     if (g_interrupted) {
         summary_.interrupted = true;
         say(fmt::format("interrupted: stopping {} running task(s); `interphase resume {}` continues",
-                        running_.size(), opt_.run_dir.string()));
+                        running_.size(), opt_.run_dir.string()),
+            true);
         executor_->cancel_all();
         // Their state stays "running"; the next run or resume resets them to pending.
     }
+    if (cache_)
+        if (const auto n = cache_->flush(); n > 0)
+            say(fmt::format("cache {} stayed busy: {} result(s) not shared (they are in this run's store)",
+                            cache_->path().string(), n));
     summary_.wall_seconds = elapsed();
     if (summary_.ok()) {
         const auto results = collect_results(*store_);
@@ -612,7 +678,8 @@ RunSummary Run::execute() {
         if (!opt_.quiet) log_ << "\n" << format_table(results);
     } else if (!summary_.interrupted) {
         say(fmt::format("run incomplete: {} done, {} failed, {} blocked of {} tasks (see `interphase status {}`)",
-                        summary_.done, summary_.failed, summary_.blocked, summary_.total, opt_.run_dir.string()));
+                        summary_.done, summary_.failed, summary_.blocked, summary_.total, opt_.run_dir.string()),
+            true);
     }
     return summary_;
 }
@@ -622,6 +689,40 @@ RunSummary Run::execute() {
 nlohmann::json evaluate_builtin(const plugins::Calculator& calc, const plugins::CalculationRequest& req) {
     return run_with_potential(calc, req);
 }
+
+namespace {
+
+// Why process `pid` is not the engine holding the flock on the open lock file `fd`, or nullopt
+// if it is: /proc/locks lists every lock with its holder's pid and the file's device and inode,
+// /proc/PID/cmdline says what the process runs.
+std::optional<std::string> not_the_engine(pid_t pid, int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return "cannot stat the lock file";
+    std::ifstream locks("/proc/locks");
+    if (!locks) return "cannot read /proc/locks to check who holds the lock";
+    bool holds = false;
+    for (std::string line; std::getline(locks, line) && !holds;) {
+        // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF"
+        std::istringstream in(line);
+        std::string id, type, mode, access, dev_inode;
+        long holder = 0;
+        if (!(in >> id >> type >> mode >> access >> holder >> dev_inode) || type != "FLOCK") continue;
+        unsigned major_id = 0, minor_id = 0;
+        unsigned long long inode = 0;
+        if (std::sscanf(dev_inode.c_str(), "%x:%x:%llu", &major_id, &minor_id, &inode) != 3) continue;
+        holds = holder == pid && inode == static_cast<unsigned long long>(st.st_ino) && major_id == major(st.st_dev) &&
+                minor_id == minor(st.st_dev);
+    }
+    if (!holds) return "it does not hold the run's lock (a stale or edited lock file?)";
+    std::ifstream cmd_file(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(cmd_file)), std::istreambuf_iterator<char>());
+    const std::string program = fs::path(cmdline.substr(0, cmdline.find('\0'))).filename().string();
+    if (program.find("interphase") == std::string::npos)
+        return fmt::format("it runs '{}', not interphase", text::printable(program));
+    return std::nullopt;
+}
+
+}  // namespace
 
 CancelOutcome cancel_run(const fs::path& run_dir, std::chrono::seconds wait) {
     if (!RunStore::exists(run_dir))
@@ -641,6 +742,13 @@ CancelOutcome cancel_run(const fs::path& run_dir, std::chrono::seconds wait) {
         ::close(fd);
         throw ExecutionError(fmt::format("{}: the engine holding {} did not record its process id", run_dir.string(),
                                          lock_file.string()));
+    }
+    // The file's number is only a claim: anyone can write it, and a process id is recycled.
+    // Signal it only if that process holds the lock on this very file and is an interphase engine.
+    if (const auto why = not_the_engine(static_cast<pid_t>(pid), fd)) {
+        ::close(fd);
+        throw ExecutionError(fmt::format("{}: not stopping process {} named in {}: {}", run_dir.string(), pid,
+                                         lock_file.string(), *why));
     }
     // SIGTERM: the engine stops its jobs' process groups, records them as interrupted, exits.
     if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) {
@@ -677,11 +785,19 @@ RunSummary resume_run(const fs::path& run_dir, const RunOptions& options, std::o
         RunStore store(run_dir);
         source = store.meta("workflow_source").value_or((run_dir / "workflow.yaml").string());
     }
-    std::ifstream in(run_dir / "workflow.yaml");
+    const fs::path copy = run_dir / "workflow.yaml";
+    std::ifstream in(copy);
     if (!in) throw InputError(run_dir.string(), "", "the run folder has no workflow.yaml copy to resume from");
     std::stringstream ss;
     ss << in.rdbuf();
-    auto spec = parse_workflow(ss.str(), source);
+    if (ss.str().empty())
+        throw InputError(copy.string(), "", fmt::format("the run folder's copy of the workflow ({}) is empty", source));
+    WorkflowSpec spec;
+    try {
+        spec = parse_workflow(ss.str(), source, run_dir / "inputs");
+    } catch (const Error& e) {
+        throw InputError(copy.string(), "", fmt::format("the run folder's copy of {} does not load: {}", source, e.what()));
+    }
     RunOptions opt = options;
     opt.run_dir = fs::absolute(run_dir).lexically_normal();
     Run run(spec, opt, log);

@@ -24,6 +24,9 @@ struct RunOptions {
     std::string executor{};
     /// `--cluster-profile` for batch executors (docs/cluster.md); empty = the recorded one.
     std::filesystem::path cluster_profile{};
+    /// `--force`: continue a run folder that holds another workflow's run with this workflow
+    /// (without it that is refused: the folder's tasks and results would be replaced).
+    bool adopt = false;
 };
 
 struct RunSummary {
@@ -48,6 +51,11 @@ enum class CancelOutcome { NotRunning, Stopped, StillRunning };
 /// stops its calculations and records them as interrupted) and waits up to `wait` for it to
 /// exit. `interphase resume` continues the run later.
 CancelOutcome cancel_run(const std::filesystem::path& run_dir, std::chrono::seconds wait = std::chrono::seconds(60));
+
+/// The folder of a task inside RUN_DIR/tasks: a readable slug of the name (at most 80 bytes of
+/// [A-Za-z0-9()+-_.], '/' as '.') and 12 hex digits of the name's SHA-256, so that names that
+/// differ never share a folder ("α-M(100)" and "γ-M(100)", or "A B" and "A_B").
+std::string task_folder_name(const std::string& task);
 
 /// Stops what a killed engine left running in a calculation folder: the process group recorded in
 /// its `process_group` file, if it still exists and still works in that folder (so a recycled

@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <map>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -18,30 +20,81 @@ std::string database_name(sqlite3* db) {
     return name != nullptr && *name != '\0' ? name : ":memory:";
 }
 
-/// The one place SQLite codes become exceptions: the message says what failed, on which file,
-/// and for which SQL, so a log line alone is enough to find the cause.
-[[noreturn]] void fail(sqlite3* db, int rc, std::string_view action, std::string_view sql) {
+std::string describe(sqlite3* db, int rc, std::string_view action, std::string_view sql) {
     const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    if (sql.empty())
-        throw StorageError(fmt::format("SQLite: {} failed on {}: {} (code {})", action,
-                                       database_name(db), message, rc));
-    throw StorageError(fmt::format("SQLite: {} failed on {}: {} (code {}) in SQL \"{}\"", action,
-                                   database_name(db), message, rc, sql));
+    if (sql.empty()) return fmt::format("SQLite: {} failed on {}: {} (code {})", action, database_name(db), message, rc);
+    return fmt::format("SQLite: {} failed on {}: {} (code {}) in SQL \"{}\"", action, database_name(db), message, rc, sql);
 }
 
-void exec_on(sqlite3* db, std::string_view sql) {
-    const std::string text(sql);  // sqlite3_exec wants NUL-terminated SQL
-    char* error = nullptr;
-    const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &error);
-    if (rc != SQLITE_OK) {
-        std::string message = error != nullptr ? error : sqlite3_errstr(rc);
-        sqlite3_free(error);
-        throw StorageError(fmt::format("SQLite: exec failed on {}: {} (code {}) in SQL \"{}\"",
-                                       database_name(db), message, rc, sql));
+/// Remembers an error after which SQLite ended the open transaction by itself: every later
+/// change of that transaction would otherwise only say "no transaction is active".
+void note_rollback(sqlite3* db, Diagnostics* diag, bool was_in_transaction, const std::string& message, int rc) {
+    if (diag != nullptr && was_in_transaction && db != nullptr && sqlite3_get_autocommit(db) != 0) {
+        diag->rollback_cause = message;
+        diag->rollback_code = rc;
     }
 }
 
+/// The one place SQLite codes become exceptions: the message says what failed, on which file,
+/// and for which SQL, so a log line alone is enough to find the cause.
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view action, std::string_view sql,
+                       Diagnostics* diag = nullptr, bool was_in_transaction = false) {
+    // The extended code of the connection is more precise (SQLITE_READONLY_DBMOVED...).
+    const int code = db != nullptr && sqlite3_extended_errcode(db) != SQLITE_OK ? sqlite3_extended_errcode(db) : rc;
+    std::string message = describe(db, rc, action, sql);
+    note_rollback(db, diag, was_in_transaction, message, code);
+    throw SqliteError(message, code);
+}
+
+void exec_on(sqlite3* db, std::string_view sql, Diagnostics* diag = nullptr) {
+    const std::string text(sql);  // sqlite3_exec wants NUL-terminated SQL
+    char* error = nullptr;
+    const bool was_in_transaction = sqlite3_get_autocommit(db) == 0;
+    const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+        std::string reason = error != nullptr ? error : sqlite3_errstr(rc);
+        sqlite3_free(error);
+        const int code = sqlite3_extended_errcode(db) != SQLITE_OK ? sqlite3_extended_errcode(db) : rc;
+        std::string message = fmt::format("SQLite: exec failed on {}: {} (code {}) in SQL \"{}\"", database_name(db), reason, rc, sql);
+        note_rollback(db, diag, was_in_transaction, message, code);
+        throw SqliteError(message, code);
+    }
+}
+
+/// A change that needs the transaction SQLite already rolled back: the cause is the error that
+/// rolled it back (often SQLITE_NOMEM or SQLITE_FULL), not this call.
+[[noreturn]] void fail_lost_transaction(sqlite3* db, const Diagnostics* diag, std::string_view what) {
+    if (diag != nullptr && !diag->rollback_cause.empty())
+        throw SqliteError(fmt::format("SQLite: {} on {}: SQLite rolled the transaction back after an earlier error: {}",
+                                      what, database_name(db), diag->rollback_cause),
+                          diag->rollback_code);
+    throw StorageError(fmt::format("SQLite: {} on {}: no transaction is open", what, database_name(db)));
+}
+
+/// "file:" URI of a path, with the characters URIs reserve percent-encoded.
+std::string file_uri(const std::filesystem::path& path, std::string_view query) {
+    std::string out = "file:";
+    for (unsigned char c : std::filesystem::absolute(path).string()) {
+        if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+        else out += fmt::format("%{:02X}", c);
+    }
+    return out + "?" + std::string(query);
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SqliteError
+
+bool SqliteError::busy() const noexcept {
+    const int primary = code_ & 0xff;
+    return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+bool SqliteError::corrupt() const noexcept {
+    const int primary = code_ & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
+bool SqliteError::out_of_memory() const noexcept { return (code_ & 0xff) == SQLITE_NOMEM; }
 
 // ---------------------------------------------------------------------------------------------
 // Database
@@ -55,20 +108,23 @@ struct Database::StatementCache {
     std::map<std::string, Entry, std::less<>> entries;
 };
 
-Database::Database(const std::filesystem::path& path) : path_(path), cache_(std::make_unique<StatementCache>()) {
+Database::Database(const std::filesystem::path& path, OpenOptions options)
+    : path_(path), cache_(std::make_unique<StatementCache>()), read_only_(options.access == Access::ReadOnly) {
     const std::string name = path.string();
-    const int rc = sqlite3_open_v2(name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-    if (rc != SQLITE_OK) {
-        // sqlite3_open_v2 hands back a handle even on failure; it must still be closed.
-        std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db_);
-        db_ = nullptr;
-        throw StorageError(fmt::format("SQLite: cannot open database '{}': {}", name, message));
+    if (read_only_) {
+        // mode=ro as well as the flag: a URI is needed anyway for the immutable fallback.
+        open(file_uri(path, "mode=ro"), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    } else {
+        open(name, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     }
     try {
         sqlite3_extended_result_codes(db_, 1);
         // The busy timeout first: switching to WAL itself needs a lock another process may hold.
-        set_busy_timeout(std::chrono::seconds(10));
+        set_busy_timeout(options.busy_timeout);
+        if (read_only_) {
+            probe_read_only();
+            return;  // the journal mode is the writer's business; foreign keys only matter to writes
+        }
         Statement journal(*this, "PRAGMA journal_mode=WAL");
         const std::string mode = journal.step() ? journal.column_text(0) : std::string();
         if (mode != "wal" && !(mode == "memory" && name == ":memory:"))
@@ -79,9 +135,55 @@ Database::Database(const std::filesystem::path& path) : path_(path), cache_(std:
         // NORMAL is safe in WAL mode: a crash may lose the last commits but never corrupts.
         exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
     } catch (...) {
+        drop_cache();
         sqlite3_close_v2(db_);
         db_ = nullptr;
         throw;
+    }
+}
+
+void Database::open(const std::string& filename, int flags) {
+    const int rc = sqlite3_open_v2(filename.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        // sqlite3_open_v2 hands back a handle even on failure; it must still be closed.
+        std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw SqliteError(fmt::format("SQLite: cannot open database '{}': {}", path_.string(), message), rc);
+    }
+}
+
+void Database::probe_read_only() {
+    // Opening is lazy: the first read is what finds the -wal/-shm files (or fails to).
+    const auto read_schema = [this] {
+        Statement probe(*this, "SELECT COUNT(*) FROM sqlite_schema");
+        probe.step();
+    };
+    try {
+        read_schema();
+        return;
+    } catch (const SqliteError& e) {
+        if (e.corrupt() || e.busy()) throw;
+        // A WAL database needs its -shm file, which SQLite creates if it can. When it cannot
+        // (read-only mount, a folder of another user) and no -wal file exists (or an empty one,
+        // left by a read-only reader), every commit is in the database file and nobody can be
+        // writing: reading it as immutable is exact.
+        // With a -wal file present, immutable would silently ignore its commits: refuse.
+        std::error_code ec;
+        const std::filesystem::path wal = path_.string() + "-wal";
+        const bool wal_has_commits = std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) > 0;
+        if (wal_has_commits || ec)
+            throw SqliteError(fmt::format("{}; {}-wal exists (an engine is running or was killed) but cannot be "
+                                          "read without creating {}-shm: copy the run folder to a writable place",
+                                          e.what(), path_.string(), path_.string()),
+                              e.code());
+        drop_cache();
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        open(file_uri(path_, "mode=ro&immutable=1"), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+        sqlite3_extended_result_codes(db_, 1);
+        immutable_ = true;
+        read_schema();
     }
 }
 
@@ -92,7 +194,8 @@ Database::~Database() {
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {}
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)), cache_(std::move(other.cache_)),
+      diag_(other.diag_), read_only_(other.read_only_), immutable_(other.immutable_) {}
 
 Database& Database::operator=(Database&& other) noexcept {
     if (this != &other) {
@@ -101,6 +204,9 @@ Database& Database::operator=(Database&& other) noexcept {
         db_ = std::exchange(other.db_, nullptr);
         path_ = std::move(other.path_);
         cache_ = std::move(other.cache_);
+        diag_ = other.diag_;
+        read_only_ = other.read_only_;
+        immutable_ = other.immutable_;
     }
     return *this;
 }
@@ -130,7 +236,7 @@ CachedStatement Database::cached(std::string_view sql) {
     return CachedStatement(entry.statement.get(), &entry.in_use, nullptr);
 }
 
-void Database::exec(std::string_view sql) { exec_on(db_, sql); }
+void Database::exec(std::string_view sql) { exec_on(db_, sql, diag_.get()); }
 
 std::int64_t Database::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
 
@@ -146,7 +252,7 @@ bool Database::in_transaction() const noexcept { return sqlite3_get_autocommit(d
 // ---------------------------------------------------------------------------------------------
 // Statement
 
-Statement::Statement(const Database& db, std::string_view sql) : sql_(sql) {
+Statement::Statement(const Database& db, std::string_view sql) : sql_(sql), diag_(db.diagnostics()) {
     const char* tail = nullptr;
     const int rc = sqlite3_prepare_v2(db.handle(), sql_.data(), static_cast<int>(sql_.size()), &stmt_, &tail);
     if (rc != SQLITE_OK) fail(db.handle(), rc, "prepare", sql_);
@@ -166,13 +272,14 @@ Statement::~Statement() {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)), sql_(std::move(other.sql_)) {}
+    : stmt_(std::exchange(other.stmt_, nullptr)), sql_(std::move(other.sql_)), diag_(std::move(other.diag_)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
     if (this != &other) {
         if (stmt_ != nullptr) sqlite3_finalize(stmt_);
         stmt_ = std::exchange(other.stmt_, nullptr);
         sql_ = std::move(other.sql_);
+        diag_ = std::move(other.diag_);
     }
     return *this;
 }
@@ -216,10 +323,12 @@ int Statement::parameter_index(std::string_view name) const {
 int Statement::parameter_count() const noexcept { return sqlite3_bind_parameter_count(stmt_); }
 
 bool Statement::step() {
+    sqlite3* db = sqlite3_db_handle(stmt_);
+    const bool was_in_transaction = sqlite3_get_autocommit(db) == 0;
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    fail(sqlite3_db_handle(stmt_), rc, "step", sql_);
+    fail(db, rc, "step", sql_, diag_.get(), was_in_transaction);
 }
 
 void Statement::reset() {
@@ -296,8 +405,7 @@ CachedStatement::~CachedStatement() {
 // Savepoint
 
 Savepoint::Savepoint(Database& db) : db_(db) {
-    if (!db.in_transaction())
-        throw StorageError(fmt::format("SQLite: a savepoint needs an open transaction on {}", database_name(db.handle())));
+    if (!db.in_transaction()) fail_lost_transaction(db.handle(), db.diagnostics().get(), "a savepoint needs an open transaction");
     db_.cached("SAVEPOINT interphase_change")->step();
     active_ = true;
 }
@@ -317,8 +425,10 @@ void Savepoint::release() {
 // ---------------------------------------------------------------------------------------------
 // Transaction
 
-Transaction::Transaction(Database& db) : db_(db.handle()) {
-    exec_on(db_, "BEGIN IMMEDIATE");
+Transaction::Transaction(Database& db) : db_(db.handle()), diag_(db.diagnostics()) {
+    diag_->rollback_cause.clear();  // a new transaction: older failures are not its cause
+    diag_->rollback_code = 0;
+    exec_on(db_, "BEGIN IMMEDIATE", diag_.get());
     active_ = true;
 }
 
@@ -330,7 +440,11 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
     if (!active_) throw StorageError(fmt::format("SQLite: commit of a finished transaction on {}", database_name(db_)));
-    exec_on(db_, "COMMIT");  // on failure the transaction stays open; the destructor rolls back
+    if (sqlite3_get_autocommit(db_) != 0) {  // SQLite rolled it back after an error
+        active_ = false;
+        fail_lost_transaction(db_, diag_.get(), "commit");
+    }
+    exec_on(db_, "COMMIT", diag_.get());  // on failure the transaction stays open; the destructor rolls back
     active_ = false;
 }
 

@@ -4,7 +4,10 @@
 // timeout: readers (`interphase status` in another terminal) never block the writer, a commit
 // costs no fsync of the database file, and a crash loses at most the last transactions, never
 // consistency (see docs/engine-storage.md). Each C call is checked once here; failures become
-// interphase::StorageError naming the SQLite message, the SQL and the database file.
+// interphase::engine::sqlite::SqliteError (a StorageError) naming the SQLite message, the SQL and
+// the database file, and keeping SQLite's result code so callers can tell a busy database from a
+// damaged one. A connection may also be opened read-only (`interphase status` on read-only media
+// or another user's run): it never writes, not even the -wal/-shm files when it cannot.
 // Objects are not thread-safe: use one Database per thread.
 #pragma once
 
@@ -20,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/errors.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -28,11 +33,50 @@ namespace interphase::engine::sqlite {
 class Statement;
 class CachedStatement;
 
+/// A failed SQLite call. code() is SQLite's extended result code.
+class SqliteError : public StorageError {
+public:
+    SqliteError(const std::string& message, int code) : StorageError(message), code_(code) {}
+    int code() const noexcept { return code_; }
+    /// Another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED): trying later may work.
+    bool busy() const noexcept;
+    /// The file is damaged or not a database at all (SQLITE_CORRUPT, SQLITE_NOTADB).
+    bool corrupt() const noexcept;
+    bool out_of_memory() const noexcept;  ///< SQLITE_NOMEM
+
+private:
+    int code_;
+};
+
+enum class Access {
+    ReadWrite,  ///< creates the file if missing, switches it to WAL
+    /// Never writes. A WAL database whose -wal/-shm files are absent and cannot be created (a
+    /// read-only mount, a folder of another user) is opened as immutable instead: that is
+    /// safe exactly then, since without a -wal file every commit is in the database file.
+    ReadOnly,
+};
+
+struct OpenOptions {
+    Access access = Access::ReadWrite;
+    /// How long a statement waits for another connection's lock before SQLITE_BUSY.
+    std::chrono::milliseconds busy_timeout{10000};
+};
+
+/// What a connection remembers about its last failure (shared with its statements, which may
+/// outlive the Database object): an error after which SQLite rolled back the open transaction
+/// by itself (SQLITE_NOMEM, SQLITE_FULL, SQLITE_IOERR...) is the real cause of every later
+/// "no transaction is active", so it is reported instead.
+struct Diagnostics {
+    std::string rollback_cause;  ///< message of the error that ended the transaction, if any
+    int rollback_code = 0;
+};
+
 /// One connection. The file is created if missing (":memory:" gives a private in-memory
-/// database, which cannot use WAL and keeps its "memory" journal).
+/// database, which cannot use WAL and keeps its "memory" journal). Read-only: the file must
+/// exist, and nothing is ever written.
 class Database {
 public:
-    explicit Database(const std::filesystem::path& path);
+    explicit Database(const std::filesystem::path& path, OpenOptions options = {});
     ~Database();  ///< closes; statements still alive keep the connection until they finish
     Database(Database&& other) noexcept;
     Database& operator=(Database&& other) noexcept;
@@ -48,6 +92,10 @@ public:
     void set_busy_timeout(std::chrono::milliseconds timeout);
     /// True inside BEGIN ... COMMIT.
     bool in_transaction() const noexcept;
+    bool read_only() const noexcept { return read_only_; }
+    /// Opened with immutable=1 (read-only, no -wal file, no way to create the -shm file).
+    bool immutable() const noexcept { return immutable_; }
+    const std::shared_ptr<Diagnostics>& diagnostics() const noexcept { return diag_; }
 
     /// The statement for `sql` from this connection's cache: prepared on first use, then
     /// reused (sqlite3_prepare costs more than most of the engine's statements themselves).
@@ -62,9 +110,14 @@ public:
 private:
     struct StatementCache;
     void drop_cache() noexcept;  // finalizes the cached statements (before the close)
+    void open(const std::string& filename, int flags);
+    void probe_read_only();  // a read-only open is lazy: read once, fall back to immutable
     sqlite3* db_ = nullptr;
     std::filesystem::path path_;
     std::unique_ptr<StatementCache> cache_;
+    std::shared_ptr<Diagnostics> diag_ = std::make_shared<Diagnostics>();
+    bool read_only_ = false;
+    bool immutable_ = false;
 };
 
 /// A prepared statement. Parameters are numbered from 1 (SQLite's convention); columns from 0.
@@ -131,6 +184,7 @@ private:
     void check_column(int column) const;
     sqlite3_stmt* stmt_ = nullptr;
     std::string sql_;
+    std::shared_ptr<Diagnostics> diag_;
 };
 
 /// A statement lent by Database::cached; use it as a Statement (`->`, `*`). Reset (bindings
@@ -156,7 +210,8 @@ private:
 
 /// A nested unit of work inside a transaction the caller already holds (SAVEPOINT ...
 /// RELEASE): if it does not reach release(), its changes alone are rolled back and the
-/// enclosing transaction goes on. Throws StorageError when no transaction is open. Holds the
+/// enclosing transaction goes on. Throws StorageError when no transaction is open — naming
+/// the earlier error if SQLite rolled the transaction back by itself. Holds the
 /// Database by reference: do not move the Database while a Savepoint is alive.
 class Savepoint {
 public:
@@ -189,6 +244,7 @@ public:
 
 private:
     sqlite3* db_;  // the connection, not the Database object, so moving the Database is safe
+    std::shared_ptr<Diagnostics> diag_;
     bool active_ = false;
 };
 

@@ -1,10 +1,14 @@
 #include "engine/store.hpp"
 
 #include <chrono>
+#include <map>
 #include <optional>
+#include <set>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/errors.hpp"
+#include "engine/hash.hpp"
 #include "engine/sqlite.hpp"
 
 namespace interphase::engine {
@@ -12,7 +16,7 @@ namespace interphase::engine {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr int kSchemaVersion = 2;  // 2: tasks.reused_from
+constexpr int kSchemaVersion = 3;  // 2: tasks.reused_from; 3: results.checksum
 
 double now_unix() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -62,14 +66,37 @@ private:
 
 constexpr const char* kRecordColumns =
     "name, kind, state, hash, attempts, reused, started, finished, wall, error, reused_from";
+
+bool has_column(const sqlite::Database& db, const std::string& table, const std::string& column) {
+    sqlite::Statement q(db, fmt::format("SELECT 1 FROM pragma_table_info('{}') WHERE name = ?1", table));
+    q.bind(1, column);
+    return q.step();
+}
+
+// The stored text's checksum: what verify and every read compare against.
+std::string checksum_of(const std::string& text) { return sha256_hex(text); }
 }  // namespace
 
 fs::path RunStore::database_path(const fs::path& run_dir) { return run_dir / "state.sqlite"; }
 bool RunStore::exists(const fs::path& run_dir) { return fs::exists(database_path(run_dir)); }
 
-RunStore::RunStore(const fs::path& run_dir) {
+RunStore::RunStore(const fs::path& run_dir, Access access)
+    : file_(fs::absolute(database_path(run_dir)).lexically_normal()), record_columns_(kRecordColumns), checksum_column_("checksum") {
+    if (access == Access::ReadOnly) {
+        if (!fs::exists(file_)) throw StorageError(fmt::format("{}: no such run store", file_.string()));
+        db_ = std::make_unique<sqlite::Database>(file_, sqlite::OpenOptions{sqlite::Access::ReadOnly});
+        // Read an older schema as it is: the columns it lacks read as empty.
+        if (!has_column(*db_, "tasks", "reused_from"))
+            record_columns_ = "name, kind, state, hash, attempts, reused, started, finished, wall, error, '' AS reused_from";
+        if (!has_column(*db_, "results", "checksum")) checksum_column_ = "''";
+        const auto v = meta("schema_version");
+        if (v && (*v != "1" && *v != "2" && *v != std::to_string(kSchemaVersion)))
+            throw StorageError(fmt::format("{}: store schema version {} is not supported (expected {} or older)",
+                                           file_.string(), *v, kSchemaVersion));
+        return;
+    }
     fs::create_directories(run_dir);
-    db_ = std::make_unique<sqlite::Database>(database_path(run_dir));
+    db_ = std::make_unique<sqlite::Database>(file_);
     db_->exec(R"sql(
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS tasks(
@@ -78,7 +105,8 @@ RunStore::RunStore(const fs::path& run_dir) {
             reused INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0,
             wall REAL NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', reused_from TEXT NOT NULL DEFAULT '');
         CREATE TABLE IF NOT EXISTS results(
-            hash TEXT PRIMARY KEY, kind TEXT NOT NULL, output TEXT NOT NULL, task TEXT NOT NULL, created REAL NOT NULL);
+            hash TEXT PRIMARY KEY, kind TEXT NOT NULL, output TEXT NOT NULL, task TEXT NOT NULL, created REAL NOT NULL,
+            checksum TEXT NOT NULL DEFAULT '');
         CREATE TABLE IF NOT EXISTS executions(
             id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, hash TEXT NOT NULL,
             started REAL NOT NULL, finished REAL, outcome TEXT);
@@ -92,10 +120,17 @@ RunStore::RunStore(const fs::path& run_dir) {
         set_meta("schema_version", "2");
         v = "2";
     }
+    if (v && *v == "2") {
+        // Version 2 stored outputs without a checksum: they keep an empty one (trusted as this
+        // run's own, reported as unverifiable by `interphase verify`); new ones get theirs.
+        db_->exec("ALTER TABLE results ADD COLUMN checksum TEXT NOT NULL DEFAULT ''");
+        set_meta("schema_version", "3");
+        v = "3";
+    }
     if (!v) set_meta("schema_version", std::to_string(kSchemaVersion));
     else if (*v != std::to_string(kSchemaVersion))
         throw StorageError(fmt::format("{}: store schema version {} is not supported (expected {})",
-                                       database_path(run_dir).string(), *v, kSchemaVersion));
+                                       file_.string(), *v, kSchemaVersion));
 }
 
 RunStore::~RunStore() {
@@ -148,8 +183,9 @@ int RunStore::sync(const TaskGraph& graph) {
     db_->exec("UPDATE executions SET finished = 0, outcome = 'interrupted' WHERE finished IS NULL");
     db_->exec("UPDATE tasks SET state = 'pending' WHERE state = 'running'");
     const int reset = db_->changes();
-    // Failed and blocked tasks are tried again on a new run; done ones are re-checked by hash.
-    db_->exec("UPDATE tasks SET state = 'pending', error = '' WHERE state IN ('failed', 'blocked', 'done')");
+    // Failed and blocked tasks are tried again on a new run. Done ones stay done until the
+    // runner re-checks them by hash: a resume killed before then still shows every result.
+    db_->exec("UPDATE tasks SET state = 'pending', error = '' WHERE state IN ('failed', 'blocked')");
     tx.commit();
     return reset;
 }
@@ -168,11 +204,26 @@ void RunStore::add_tasks(const std::vector<Task>& tasks) {
     tx.commit();
 }
 
+nlohmann::json RunStore::parse_output(const std::string& text, const std::string& checksum, const std::string& task,
+                                      const std::string& hash) const {
+    if (!checksum.empty() && checksum != checksum_of(text))
+        throw DamagedOutputError(fmt::format("{}: the stored output of task '{}' (hash {}) does not match its checksum: it was "
+                                       "changed after it was stored; `interphase verify {}` checks every entry",
+                                       file_.string(), task, hash, file_.parent_path().string()));
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw DamagedOutputError(fmt::format("{}: the stored output of task '{}' (hash {}) is not valid JSON ({}); "
+                                       "`interphase verify {}` checks every entry",
+                                       file_.string(), task, hash, e.what(), file_.parent_path().string()));
+    }
+}
+
 std::optional<nlohmann::json> RunStore::cached_output(const std::string& hash) const {
-    auto q = db_->cached("SELECT output FROM results WHERE hash = ?1");
+    auto q = db_->cached(fmt::format("SELECT output, {}, task FROM results WHERE hash = ?1", checksum_column_));
     q->bind(1, hash);
     if (!q->step()) return std::nullopt;
-    return nlohmann::json::parse(q->column_text(0));
+    return parse_output(q->column_text(0), q->column_text(1), q->column_text(2), hash);
 }
 
 void RunStore::mark_running(const std::string& task, const std::string& hash) {
@@ -196,17 +247,21 @@ void RunStore::mark_done(const std::string& task, const std::string& hash, const
     Change tx(*db_, batch_ != nullptr);
     const double now = now_unix();
     if (!reused || reused_from.rfind("cache", 0) == 0) {
-        auto r = db_->cached("INSERT OR REPLACE INTO results(hash, kind, output, task, created) "
-                            "SELECT ?1, kind, ?2, name, ?3 FROM tasks WHERE name = ?4");
+        const std::string text = output.dump();
+        auto r = db_->cached("INSERT OR REPLACE INTO results(hash, kind, output, task, created, checksum) "
+                            "SELECT ?1, kind, ?2, name, ?3, ?5 FROM tasks WHERE name = ?4");
         r->bind(1, hash);
-        r->bind(2, output.dump());
+        r->bind(2, text);
         r->bind(3, now);
         r->bind(4, task);
+        r->bind(5, checksum_of(text));
         r->step();
         if (!reused) close_execution(*db_, task, "done", now);
     }
+    // A reuse of what the task itself already computed (a resume reaching a done task with an
+    // unchanged hash) keeps the record of when it really ran.
     auto u = db_->cached("UPDATE tasks SET state = 'done', hash = ?2, reused = ?3, finished = ?4, wall = ?5, error = '', "
-                        "reused_from = ?6 WHERE name = ?1");
+                        "reused_from = ?6 WHERE name = ?1 AND NOT (?3 = 1 AND state = 'done' AND hash = ?2)");
     u->bind(1, task);
     u->bind(2, hash);
     u->bind(3, reused ? 1 : 0);
@@ -248,24 +303,26 @@ void RunStore::mark_blocked(const std::string& task, const std::string& reason) 
 }
 
 std::vector<TaskRecord> RunStore::tasks() const {
-    auto q = db_->cached(fmt::format("SELECT {} FROM tasks ORDER BY position", kRecordColumns));
+    auto q = db_->cached(fmt::format("SELECT {} FROM tasks ORDER BY position", record_columns_));
     std::vector<TaskRecord> out;
     while (q->step()) out.push_back(read_record(*q));
     return out;
 }
 
 std::optional<TaskRecord> RunStore::task(const std::string& name) const {
-    auto q = db_->cached(fmt::format("SELECT {} FROM tasks WHERE name = ?1", kRecordColumns));
+    auto q = db_->cached(fmt::format("SELECT {} FROM tasks WHERE name = ?1", record_columns_));
     q->bind(1, name);
     if (!q->step()) return std::nullopt;
     return read_record(*q);
 }
 
 std::optional<nlohmann::json> RunStore::output_of(const std::string& task) const {
-    auto q = db_->cached("SELECT r.output FROM tasks t JOIN results r ON r.hash = t.hash WHERE t.name = ?1 AND t.state = 'done'");
+    auto q = db_->cached(fmt::format("SELECT r.output, {}, r.hash FROM tasks t JOIN results r ON r.hash = t.hash "
+                                     "WHERE t.name = ?1 AND t.state = 'done'",
+                                     checksum_column_ == "checksum" ? "r.checksum" : "''"));
     q->bind(1, task);
     if (!q->step()) return std::nullopt;
-    return nlohmann::json::parse(q->column_text(0));
+    return parse_output(q->column_text(0), q->column_text(1), task, q->column_text(2));
 }
 
 int RunStore::executions(const std::string& task) const {
@@ -280,6 +337,57 @@ int RunStore::completed_executions(const std::string& task) const {
     q->bind(1, task);
     q->step();
     return static_cast<int>(q->column_int64(0));
+}
+
+IntegrityReport RunStore::verify() const {
+    IntegrityReport report;
+    const std::string file = file_.string();
+    try {
+        sqlite::Statement check(*db_, "PRAGMA integrity_check");
+        while (check.step())
+            if (const auto line = check.column_text(0); line != "ok")
+                report.problems.push_back(fmt::format("{}: integrity check: {}", file, line));
+        // Which done tasks each stored output serves (several tasks may share one hash).
+        std::map<std::string, std::vector<std::string>> users;
+        std::vector<TaskRecord> done;
+        for (const auto& t : tasks()) {
+            ++report.tasks;
+            if (t.state != state::kDone) continue;
+            users[t.hash].push_back(t.name);
+            done.push_back(t);
+        }
+        std::set<std::string> stored;
+        std::size_t unchecked = 0;
+        sqlite::Statement q(*db_, fmt::format("SELECT hash, task, output, {} FROM results ORDER BY task", checksum_column_));
+        while (q.step()) {
+            ++report.outputs;
+            const std::string hash = q.column_text(0), text = q.column_text(2), checksum = q.column_text(3);
+            stored.insert(hash);
+            const auto it = users.find(hash);
+            const std::string who = it == users.end() ? fmt::format("task '{}'", q.column_text(1))
+                                                      : fmt::format("task '{}'", fmt::join(it->second, "', '"));
+            if (checksum.empty()) ++unchecked;
+            else if (checksum != checksum_of(text))
+                report.problems.push_back(fmt::format("{}: {}: the stored output (hash {}) does not match its checksum: "
+                                                      "it was changed after it was stored",
+                                                      file, who, hash));
+            if (!nlohmann::json::accept(text))
+                report.problems.push_back(fmt::format("{}: {}: the stored output (hash {}) is not valid JSON", file, who, hash));
+        }
+        for (const auto& t : done) {
+            if (t.hash.empty()) report.problems.push_back(fmt::format("{}: task '{}' is done but has no hash", file, t.name));
+            else if (!stored.count(t.hash))
+                report.problems.push_back(
+                    fmt::format("{}: task '{}' is done but its stored output (hash {}) is missing", file, t.name, t.hash));
+        }
+        if (unchecked > 0)
+            report.notes.push_back(fmt::format("{}: {} stored output(s) have no checksum (stored before Interphase kept "
+                                               "checksums): only checked to be JSON",
+                                               file, unchecked));
+    } catch (const StorageError& e) {
+        report.problems.push_back(e.what());  // a damaged file: what could be read was checked
+    }
+    return report;
 }
 
 }  // namespace interphase::engine

@@ -27,6 +27,8 @@ std::string where(const std::string& file, const YAML::Node& n) { return yaml::R
 
 std::string scalar(const std::string& file, const YAML::Node& n, const std::string& field) {
     if (!n.IsScalar()) throw InputError(where(file, n), field, "expected a string");
+    if (!text::is_valid_utf8(n.Scalar()))
+        throw InputError(where(file, n), field, fmt::format("'{}' is not valid UTF-8", text::printable(n.Scalar())));
     return n.Scalar();
 }
 
@@ -152,6 +154,8 @@ std::vector<UserTaskSpec> read_user_tasks(const YAML::Node& node, const std::str
         }
         if (!n["name"]) throw InputError(t.where, t.field_prefix + ".name", "is required");
         t.name = scalar(file, n["name"], t.field_prefix + ".name");
+        if (const auto why = text::name_problem(t.name, kMaxNameBytes))
+            throw InputError(where(file, n["name"]), t.field_prefix + ".name", "'" + text::printable(t.name) + "' " + *why);
         if (t.name.empty() || t.name.find('|') != std::string::npos || has_wildcard(t.name) ||
             t.name.find(':') != std::string::npos)
             throw InputError(where(file, n["name"]), t.field_prefix + ".name",

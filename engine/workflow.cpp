@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "common/yaml_reader.hpp"
 #include "engine/drivers/neb.hpp"
+#include "engine/hash.hpp"
 #include "structures/io.hpp"
 #include "structures/elements.hpp"
 #include "structures/prototypes.hpp"
@@ -33,7 +34,11 @@ public:
             fail(n, field, fmt::format("expected {}, got '{}'", type_name, YAML::Dump(n)));
         }
     }
-    std::string str(const YAML::Node& n, const std::string& f) const { return get<std::string>(n, f, "a string"); }
+    std::string str(const YAML::Node& n, const std::string& f) const {
+        auto s = get<std::string>(n, f, "a string");
+        if (!text::is_valid_utf8(s)) fail(n, f, fmt::format("'{}' is not valid UTF-8", text::printable(s)));
+        return s;
+    }
     int integer(const YAML::Node& n, const std::string& f) const { return get<int>(n, f, "an integer"); }
     double number(const YAML::Node& n, const std::string& f) const {
         const double v = get<double>(n, f, "a number");
@@ -42,15 +47,23 @@ public:
     }
 };
 
-nlohmann::json to_json(const YAML::Node& n) {
+// Plugin settings and driver options as JSON. Strings must be UTF-8 (JSON's own rule): checked
+// here, where the line is known, rather than when the settings are hashed mid-run.
+nlohmann::json to_json(const YAML::Node& n, const Reader& r, const std::string& field) {
+    if (n.IsScalar() && !text::is_valid_utf8(n.Scalar()))
+        r.fail(n, field, fmt::format("'{}' is not valid UTF-8", text::printable(n.Scalar())));
     if (n.IsMap()) {
         nlohmann::json j = nlohmann::json::object();
-        for (const auto& kv : n) j[kv.first.as<std::string>()] = to_json(kv.second);
+        for (const auto& kv : n) {
+            const auto key = kv.first.as<std::string>();
+            if (!text::is_valid_utf8(key)) r.fail(kv.first, field, fmt::format("key '{}' is not valid UTF-8", text::printable(key)));
+            j[key] = to_json(kv.second, r, field + "." + key);
+        }
         return j;
     }
     if (n.IsSequence()) {
         nlohmann::json j = nlohmann::json::array();
-        for (const auto& v : n) j.push_back(to_json(v));
+        for (const auto& v : n) j.push_back(to_json(v, r, field));
         return j;
     }
     if (n.IsNull()) return nullptr;
@@ -77,7 +90,43 @@ std::array<int, 3> read_miller(const Reader& r, const YAML::Node& n, const std::
     }
 }
 
-HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const std::filesystem::path& base) {
+// Where the structure files a workflow names are read from: beside the workflow file, or, on a
+// resume, the run folder's own copies (so an edit of the original after the run started cannot
+// silently change what the run computes).
+struct InputFiles {
+    std::filesystem::path base;                 ///< relative paths are relative to the workflow file
+    std::filesystem::path copies;               ///< RUN_DIR/inputs, or empty
+    std::vector<std::filesystem::path>* read;   ///< every file named, as resolved
+};
+
+nlohmann::json read_structure_file(const Reader& r, const YAML::Node& n, const std::string& field,
+                                   const InputFiles& files, std::string& source) {
+    auto file = std::filesystem::path(r.str(n, field));
+    if (file.is_relative()) file = files.base / file;
+    // Absolute: the same file is the same source (and the same build-task hash) whether the
+    // workflow was named relative to the current folder (run) or from its recorded path (resume).
+    file = std::filesystem::absolute(file).lexically_normal();
+    source = file.string();
+    files.read->push_back(file);
+    std::filesystem::path from = file;
+    if (!files.copies.empty())
+        if (const auto copy = input_copy_path(files.copies, file); std::filesystem::exists(copy)) from = copy;
+    try {
+        auto s = structures::read_structure(from);
+        if (s.title.empty()) s.title = file.stem().string();
+        return structures::to_json(s);
+    } catch (const Error& e) {
+        r.fail(n, field, e.what());
+    }
+}
+
+// Names reach folders, HDF5 groups, batch scripts and terminals: printable UTF-8, bounded.
+void check_name(const Reader& r, const YAML::Node& n, const std::string& field, const std::string& name) {
+    if (const auto why = text::name_problem(name, kMaxNameBytes))
+        r.fail(n, field, "'" + text::printable(name) + "' " + *why);
+}
+
+HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const InputFiles& files) {
     const std::string p = fmt::format("hosts[{}]", i);
     r.only_keys(h, p, {"name", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
                        "fix_bottom", "termination", "sites"});
@@ -94,16 +143,7 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
         }
         host.bulk_source = *host.phase;
     } else if (h["structure"]) {
-        auto file = std::filesystem::path(r.str(h["structure"], p + ".structure"));
-        if (file.is_relative()) file = base / file;
-        try {
-            auto s = structures::read_structure(file);
-            if (s.title.empty()) s.title = file.stem().string();
-            host.bulk_structure = structures::to_json(s);
-        } catch (const Error& e) {
-            r.fail(h["structure"], p + ".structure", e.what());
-        }
-        host.bulk_source = file.string();
+        host.bulk_structure = read_structure_file(r, h["structure"], p + ".structure", files, host.bulk_source);
     } else {
         r.fail(h, p, "needs 'phase' (a built-in prototype) or 'structure' (a file)");
     }
@@ -111,8 +151,16 @@ HostSpec read_host(const Reader& r, const YAML::Node& h, std::size_t i, const st
     const std::string bulk_label = host.phase ? *host.phase : std::filesystem::path(host.bulk_source).stem().string();
     host.name = h["name"] ? r.str(h["name"], p + ".name")
                           : fmt::format("{}({}{}{})", bulk_label, host.miller[0], host.miller[1], host.miller[2]);
-    if (host.name.empty() || host.name.find('|') != std::string::npos || host.name.find('/') != std::string::npos)
-        r.fail(h["name"] ? h["name"] : h, p + ".name", "must be non-empty without '/' or '|'");
+    check_name(r, h["name"] ? h["name"] : h, p + ".name", host.name);
+    if (host.name.find_first_of("/|\\") != std::string::npos)
+        r.fail(h["name"] ? h["name"] : h, p + ".name", fmt::format("'{}' must not contain '/', '\\' or '|'", host.name));
+    // A host is an HDF5 group beside the datasets of /binding_energy and /neb (docs/results-hdf5.md).
+    static const std::vector<std::string> reserved{".",         "..",     "host",          "binding_energy", "best_site",
+                                                   "reference", "task",   "hop",           "forward_barrier",
+                                                   "reverse_barrier",     "saddle_index",  "converged", "band"};
+    if (std::find(reserved.begin(), reserved.end(), host.name) != reserved.end())
+        r.fail(h["name"] ? h["name"] : h, p + ".name",
+               fmt::format("'{}' is reserved (a dataset of results.h5 has that name); choose another host name", host.name));
     if (h["layers"]) {
         host.layers = r.integer(h["layers"], p + ".layers");
         if (host.layers < 1 || host.layers > 50) r.fail(h["layers"], p + ".layers", "must be between 1 and 50");
@@ -184,7 +232,7 @@ void read_neb_settings(const Reader& r, const YAML::Node& h, const std::string& 
     // The driver's own keys, validated by the driver (field names as in docs/drivers.md).
     for (const char* k : {"climb", "climb_after", "optimizer", "fmax", "spring", "max_iterations", "max_step", "fire",
                           "bfgs", "lbfgs"})
-        if (h[k]) hop.options[k] = to_json(h[k]);
+        if (h[k]) hop.options[k] = to_json(h[k], r, p + "." + k);
     try {
         drivers::neb_options_from_json(hop.options, r.where(h));
     } catch (const InputError& e) {
@@ -218,22 +266,8 @@ HopSpec read_hop(const Reader& r, const YAML::Node& h, std::size_t i, const std:
     return hop;
 }
 
-nlohmann::json read_structure_file(const Reader& r, const YAML::Node& n, const std::string& field,
-                                   const std::filesystem::path& base, std::string& source) {
-    auto file = std::filesystem::path(r.str(n, field));
-    if (file.is_relative()) file = base / file;
-    source = file.string();
-    try {
-        auto s = structures::read_structure(file);
-        if (s.title.empty()) s.title = file.stem().string();
-        return structures::to_json(s);
-    } catch (const Error& e) {
-        r.fail(n, field, e.what());
-    }
-}
-
 // `workflow: calculation` and `workflow: neb`: one structure or two end points, no hosts.
-void read_single(const Reader& r, const YAML::Node& root, WorkflowSpec& spec, const std::filesystem::path& base) {
+void read_single(const Reader& r, const YAML::Node& root, WorkflowSpec& spec, const InputFiles& base) {
     if (spec.kind == "calculation") {
         if (!root["structure"]) r.fail(root, "structure", "is required (the structure file to compute)");
         spec.structure = read_structure_file(r, root["structure"], "structure", base, spec.structure_source);
@@ -261,14 +295,15 @@ WorkflowSpec load_workflow(const std::filesystem::path& path) {
     return parse_workflow(ss.str(), path);
 }
 
-WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source) {
+std::filesystem::path input_copy_path(const std::filesystem::path& copies, const std::filesystem::path& file) {
+    const auto key = std::filesystem::absolute(file).lexically_normal().string();
+    return copies / sha256_hex(key).substr(0, 16) / file.filename();
+}
+
+WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source,
+                            const std::filesystem::path& input_copies) {
     const Reader r(source.string());
-    YAML::Node root;
-    try {
-        root = YAML::Load(yaml_text);
-    } catch (const YAML::ParserException& e) {
-        throw ParseError(source.string(), static_cast<std::size_t>(e.mark.line + 1), "invalid YAML: " + e.msg);
-    }
+    const YAML::Node root = yaml::load(yaml_text, source.string());
     if (!root || root.IsNull()) throw InputError(source.string(), "", "the workflow file is empty");
     r.only_keys(root, "", {"name", "description", "workflow", "calculator", "protocol", "adsorbate", "reference",
                            "reference_box", "hosts", "pairs", "cache", "retries", "tasks", "hops", "structure",
@@ -277,9 +312,13 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     spec.source = source;
     spec.yaml_text = yaml_text;
     const auto base = source.has_parent_path() ? source.parent_path() : std::filesystem::path(".");
+    const InputFiles files{base, input_copies, &spec.input_files};
+    spec.input_copies = input_copies;
     spec.name = root["name"] ? r.str(root["name"], "name") : source.stem().string();
-    if (spec.name.empty() || spec.name.find_first_of("/\\") != std::string::npos)
-        r.fail(root["name"], "name", "must be non-empty without slashes");
+    // The name is the default run folder (runs/NAME) and a job name on clusters.
+    check_name(r, root["name"] ? root["name"] : root, "name", spec.name);
+    if (spec.name.find_first_of("/\\") != std::string::npos || spec.name == "." || spec.name == "..")
+        r.fail(root["name"] ? root["name"] : root, "name", fmt::format("'{}' must not be '.', '..' or contain slashes", spec.name));
     if (root["description"]) spec.description = r.str(root["description"], "description");
     if (root["cache"]) {
         const std::filesystem::path c = r.str(root["cache"], "cache");
@@ -348,15 +387,15 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
             if (spec.cores_per_task < 1) r.fail(kv.second, "calculator.cores_per_task", "must be >= 1");
             continue;
         }
-        spec.calculator_config[key] = to_json(kv.second);
+        spec.calculator_config[key] = to_json(kv.second, r, "calculator." + key);
     }
     // Let the plugin validate its own keys now, before anything runs.
     plugins::CalculatorRegistry::instance().create(spec.calculator_code, spec.calculator_config, r.where(calc));
 
-    spec.protocol = plugins::Protocol::from_json(root["protocol"] ? to_json(root["protocol"]) : nlohmann::json("fast"),
+    spec.protocol = plugins::Protocol::from_json(root["protocol"] ? to_json(root["protocol"], r, "protocol") : nlohmann::json("fast"),
                                                  root["protocol"] ? r.where(root["protocol"]) : r.file());
     if (spec.kind != "binding_energy") {
-        read_single(r, root, spec, base);
+        read_single(r, root, spec, files);
         return spec;
     }
 
@@ -391,7 +430,7 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
         r.fail(root["hosts"] ? root["hosts"] : root, "hosts", "must be a non-empty list of host surfaces");
     std::set<std::string> names;
     for (std::size_t i = 0; i < root["hosts"].size(); ++i) {
-        auto host = read_host(r, root["hosts"][i], i, base);
+        auto host = read_host(r, root["hosts"][i], i, files);
         if (!names.insert(host.name).second)
             r.fail(root["hosts"][i], fmt::format("hosts[{}].name", i), fmt::format("host name '{}' used twice", host.name));
         spec.hosts.push_back(std::move(host));
@@ -408,6 +447,10 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
                 if (!names.count(ab[k]))
                     r.fail(pr[k], f, text::unknown_name_message("host", ab[k], {names.begin(), names.end()}));
             if (ab[0] == ab[1]) r.fail(pr, f, "a pair needs two different hosts");
+            for (std::size_t k = 0; k < spec.pairs.size(); ++k)
+                if ((spec.pairs[k][0] == ab[0] && spec.pairs[k][1] == ab[1]) ||
+                    (spec.pairs[k][0] == ab[1] && spec.pairs[k][1] == ab[0]))
+                    r.fail(pr, f, fmt::format("the pair {}|{} is already pairs[{}]", ab[0], ab[1], k));
             spec.pairs.push_back(ab);
         }
     }

@@ -91,12 +91,23 @@ struct WorkflowSpec {
     nlohmann::json start, end;            ///< neb: the end points (JSON form), taken as given
     std::string start_source, end_source;
     HopSpec neb;                          ///< neb: path and driver settings (no host, no sites)
+    /// Every structure file the workflow names (as resolved against the workflow's folder); the
+    /// run keeps a copy of each in RUN_DIR/inputs, which `resume` reads instead of the originals.
+    std::vector<std::filesystem::path> input_files;
+    std::filesystem::path input_copies;   ///< where they were read from on a resume, else empty
 };
 
 /// Parses and validates a workflow file. Throws ParseError (YAML syntax, with line) or
 /// InputError ("FILE:LINE: field 'hosts[0].phase': unknown phase 'Alx'; did you mean 'Al'?").
 WorkflowSpec load_workflow(const std::filesystem::path& path);
-WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source);
+/// `input_copies` (a run folder's inputs/): read each structure file from its copy there when
+/// the copy exists (resume), else from the file itself.
+WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem::path& source,
+                            const std::filesystem::path& input_copies = {});
+
+/// Where a run keeps its copy of the input file `file`: COPIES/<16 hex of the absolute path's
+/// SHA-256>/<file name> (the name is kept: formats are recognised by it).
+std::filesystem::path input_copy_path(const std::filesystem::path& copies, const std::filesystem::path& file);
 
 /// The task graph of a binding-energy workflow (see docs/workflow.md for the task names).
 TaskGraph expand_workflow(const WorkflowSpec& spec);

@@ -65,7 +65,9 @@ Protocol Protocol::from_json(const nlohmann::json& j, const std::string& source)
     for (const auto& [k, v] : j.items())
         if (std::find(keys.begin(), keys.end(), k) == keys.end())
             throw InputError(source, "protocol." + k, text::unknown_name_message("protocol setting", k, keys));
-    Protocol p = named_protocol(j.value("name", std::string("fast")), source);
+    std::string base = "fast";
+    override_field(j, "name", base, source);
+    Protocol p = named_protocol(base, source);
     override_field(j, "functional", p.functional, source);
     override_field(j, "precision", p.precision, source);
     override_field(j, "kpoint_spacing", p.kpoint_spacing, source);

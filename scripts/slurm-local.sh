@@ -8,8 +8,14 @@
 #   scripts/slurm-local.sh status   say whether the cluster answers (exit 0 when it does)
 #   scripts/slurm-local.sh restart-ctld   restart slurmctld only (tests: a controller restart)
 #
-# Idempotent: `start` on a running cluster only checks it; the config is rewritten only when
-# its content changes (then the daemons are restarted). Runs as root (or through sudo), without
+# Idempotent: `start` on a running cluster checks it; the config is rewritten only when its
+# content changes (then the daemons are restarted). A Slurm that is already running is compared
+# with the config this script writes (partitions `debug` and `urgent` with their priority tiers,
+# PreemptType, PreemptMode, MaxArraySize, as `scontrol show partition`/`show config` report
+# them); when it differs, `start` runs `scontrol reconfigure`, then restarts the daemons if that
+# was not enough, and checks again. It refuses, with one line saying what differs, when the
+# running controller reads another slurm.conf than $conf, when $conf was not written by this
+# script, or when it is not root and has no sudo. Runs as root (or through sudo), without
 # systemd, so it works in containers and CI. The daemons are started directly, and their pid
 # files and logs live in $SLURM_LOCAL_DIR (default /var/lib/interphase-slurm).
 #
@@ -27,6 +33,9 @@ partition=debug
 
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 say() { echo "slurm-local: $*" >&2; }
+die() { say "$*"; exit 1; }
+# The first line of every config this script writes: a slurm.conf without it belongs to someone else.
+header="# Written by interphase scripts/slurm-local.sh"
 
 install_packages() {
   local missing=()
@@ -75,7 +84,7 @@ write_config() {
   local tmp
   tmp="$(mktemp)"
   cat > "$tmp" <<EOF
-# Written by interphase scripts/slurm-local.sh: a single-node test cluster on $node.
+$header: a single-node test cluster on $node.
 ClusterName=interphase-local
 SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
@@ -147,16 +156,106 @@ start_munge() {
   say "munged does not answer"; exit 1
 }
 
+# Whether a controller answers (ours, or one started otherwise).
+ctld_answers() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
+
 start_ctld() {
   pid_alive "$state_dir/slurmctld.pid" && return 0
+  if ctld_answers; then return 0; fi  # started by someone else: checked by ensure_config
   say "starting slurmctld"
   $SUDO /usr/sbin/slurmctld -f "$conf"
+  for _ in $(seq 100); do ctld_answers && return 0; sleep 0.2; done
+  die "slurmctld does not answer; logs in $state_dir/log"
 }
 
 start_slurmd() {
   pid_alive "$state_dir/slurmd.pid" && return 0
+  if pgrep -x slurmd > /dev/null; then return 0; fi
   say "starting slurmd"
   $SUDO /usr/sbin/slurmd -f "$conf"
+}
+
+# Refuses to overwrite a slurm.conf this script did not write (a real cluster's, someone's own).
+check_conf_owner() {
+  if [ -e "$conf" ] && ! head -1 "$conf" | grep -qF "$header"; then
+    die "$conf was not written by this script (its first line is not '$header'); not touching it. Move it away or use a machine without another Slurm"
+  fi
+}
+
+# What the running Slurm lacks compared with the config this script writes, as one line; empty
+# when it matches. The tests need both partitions (PREEMPTED: `urgent` preempts `debug`).
+config_differences() {
+  local parts conf_out diffs=() name tier want
+  parts="$(scontrol show partition -o 2>/dev/null)" || { echo "scontrol show partition fails"; return; }
+  conf_out="$(scontrol show config 2>/dev/null)" || { echo "scontrol show config fails"; return; }
+  for want in "$partition:1" "urgent:2"; do
+    name="${want%%:*}"; tier="${want##*:}"
+    if ! grep -q "^PartitionName=$name " <<< "$parts"; then
+      diffs+=("partition '$name' missing")
+    elif ! grep "^PartitionName=$name " <<< "$parts" | grep -q " PriorityTier=$tier "; then
+      diffs+=("partition '$name' has not PriorityTier=$tier")
+    fi
+  done
+  local key value expected
+  for want in PreemptType=preempt/partition_prio PreemptMode=CANCEL MaxArraySize=100001; do
+    key="${want%%=*}"; expected="${want#*=}"
+    value="$(awk -v k="$key" '$1 == k {print $3}' <<< "$conf_out")"
+    [ "$value" = "$expected" ] || diffs+=("$key=${value:-unset} (want $expected)")
+  done
+  (IFS=';'; echo "${diffs[*]}") | sed 's/;/; /g'
+}
+
+# The config file the running controller read.
+# (Empty when no controller answers; `|| true`: pipefail would otherwise end the script.)
+running_conf() { scontrol show config 2>/dev/null | awk '$1 == "SLURM_CONF" {print $3}' || true; }
+
+# Stops every slurmctld and slurmd on this machine that reads $conf (ours or started by hand).
+stop_everything() {
+  stop_all
+  local pid
+  for pid in $(pgrep -x slurmctld) $(pgrep -x slurmd); do
+    say "stopping $(ps -o comm= -p "$pid") (pid $pid, not started by this script)"
+    $SUDO kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { $SUDO kill -9 "$pid" 2>/dev/null || true; }
+  done
+}
+
+# A controller that reads another slurm.conf is not this script's to change: refused when it
+# differs from the cluster the tests need.
+refuse_foreign_ctld() {
+  local used diff
+  used="$(running_conf)"
+  [ -z "$used" ] || [ "$used" = "$conf" ] && return 0
+  diff="$(config_differences)"
+  [ -z "$diff" ] && return 0
+  die "the running slurmctld reads $used, not $conf, and differs from this script's cluster: $diff"
+}
+
+# Makes the running Slurm match $conf: reconfigure, else restart, else say what differs.
+ensure_config() {
+  local diff used
+  diff="$(config_differences)"
+  [ -z "$diff" ] && return 0
+  used="$(running_conf)"
+  if [ -n "$used" ] && [ "$used" != "$conf" ]; then
+    die "the running slurmctld reads $used, not $conf, and differs from this script's cluster: $diff"
+  fi
+  if [ -n "$SUDO" ] && ! sudo -n true 2>/dev/null; then
+    die "the running Slurm differs ($diff) and this script cannot reconfigure it: not root and no sudo"
+  fi
+  say "the running Slurm differs from $conf ($diff): scontrol reconfigure"
+  $SUDO scontrol reconfigure > /dev/null 2>&1 || true
+  for _ in $(seq 50); do ctld_answers && break; sleep 0.2; done
+  diff="$(config_differences)"
+  [ -z "$diff" ] && return 0
+  say "still differs after reconfigure ($diff): restarting slurmctld and slurmd"
+  stop_everything
+  start_ctld
+  start_slurmd
+  wait_idle
+  diff="$(config_differences)"
+  [ -z "$diff" ] || die "the running Slurm still differs from $conf after a restart: $diff (logs in $state_dir/log)"
 }
 
 node_state() { sinfo -h -N -o '%T' 2>/dev/null | head -1; }
@@ -199,14 +298,18 @@ case "${1:-}" in
   start)
     install_packages
     start_munge
+    check_conf_owner
+    refuse_foreign_ctld
     if write_config; then
-      # A changed config: daemons started with the old one must restart.
-      stop_all
+      # A changed config: daemons started with the old one must restart (also those this
+      # script did not start, when they read the same file).
+      stop_everything
     fi
     start_ctld
     start_slurmd
     wait_idle
-    say "up: $(sinfo -h -o '%P %D %c CPUs %m MB %T' | head -1)"
+    ensure_config
+    say "up: $(sinfo -h -o '%P %D %c CPUs %m MB %T' | tr '\n' ' ')"
     ;;
   stop)
     stop_all

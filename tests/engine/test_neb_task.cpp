@@ -243,11 +243,11 @@ TEST_CASE("runner: a neb workflow with an external code runs every image as an e
     CHECK(external.at("force_calls") == builtin.at("force_calls"));
     // One folder per image evaluation under the task folder, each finished (result.json, stdout).
     std::size_t folders = 0;
-    for (const auto& e : fs::directory_iterator(dir / "external/tasks/band.neb/images")) {
+    for (const auto& e : fs::directory_iterator(dir / "external/tasks" / task_folder_name("band/neb") / "images")) {
         ++folders;
         CHECK(fs::exists(e.path() / "result.json"));
         CHECK(fs::exists(e.path() / "in.json"));
     }
     CHECK(static_cast<long>(folders) == external.at("force_calls").get<long>());
-    CHECK(fs::exists(dir / "external/tasks/band.neb/neb_state.json"));
+    CHECK(fs::exists(dir / "external/tasks" / task_folder_name("band/neb") / "neb_state.json"));
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/units.hpp"
+#include "engine/runner.hpp"
 #include "engine/store.hpp"
 #include "test_paths.hpp"
 
@@ -46,7 +48,9 @@ double cp2k_energy(const fs::path& out) {
     return last * units::kHartreeToEV;
 }
 
-fs::path task_dir(const fs::path& run, const std::string& folder) { return run / "tasks" / folder / "cp2k.out"; }
+fs::path task_dir(const fs::path& run, const std::string& task) {
+    return run / "tasks" / engine::task_folder_name(task) / "cp2k.out";
+}
 
 }  // namespace
 
@@ -67,9 +71,9 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
 
     // Independent recomputation from CP2K's outputs.
     const fs::path run = dir / "run";
-    const double mu = cp2k_energy(task_dir(run, "reference.Li-atom.energy"));
-    const double eb_al = cp2k_energy(task_dir(run, "Al(111).fcc_hollow+Li.relax")) - cp2k_energy(task_dir(run, "Al(111).slab.relax")) - mu;
-    const double eb_li2s = cp2k_energy(task_dir(run, "Li2S(111).hollow+Li.relax")) - cp2k_energy(task_dir(run, "Li2S(111).slab.relax")) - mu;
+    const double mu = cp2k_energy(task_dir(run, "reference/Li-atom/energy"));
+    const double eb_al = cp2k_energy(task_dir(run, "Al(111)/fcc_hollow+Li/relax")) - cp2k_energy(task_dir(run, "Al(111)/slab/relax")) - mu;
+    const double eb_li2s = cp2k_energy(task_dir(run, "Li2S(111)/hollow+Li/relax")) - cp2k_energy(task_dir(run, "Li2S(111)/slab/relax")) - mu;
 
     // results.h5 as a user reads it, with Debian's h5py.
     if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) {
@@ -169,8 +173,9 @@ TEST_CASE("a calculation killed by a signal is retried; cancel stops the engine;
         _exit(98);
     }
     const fs::path run = dir / "run";
-    // The process group of the calculation running now (the engine writes it into the task folder).
-    auto running_group = [&](std::string& task) -> long {
+    // The process group of a calculation running now (the engine writes it into the task folder)
+    // that `ready` accepts.
+    auto running_group = [&](std::string& task, const std::function<bool(const engine::TaskRecord&, const fs::path&)>& ready) -> long {
         for (int i = 0; i < 2400; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             if (!engine::RunStore::exists(run)) continue;
@@ -178,11 +183,10 @@ TEST_CASE("a calculation killed by a signal is retried; cancel stops the engine;
                 engine::RunStore store(run);
                 for (const auto& t : store.tasks()) {
                     if (t.kind != "calculation" || t.state != engine::state::kRunning) continue;
-                    std::string folder = t.name;
-                    std::replace(folder.begin(), folder.end(), '/', '.');
-                    std::ifstream in(run / "tasks" / folder / "process_group");
+                    const fs::path folder = run / "tasks" / engine::task_folder_name(t.name);
+                    std::ifstream in(folder / "process_group");
                     long pgid = 0;
-                    if (in >> pgid && pgid > 1 && ::kill(static_cast<pid_t>(-pgid), 0) == 0) {
+                    if (in >> pgid && pgid > 1 && ::kill(static_cast<pid_t>(-pgid), 0) == 0 && ready(t, folder)) {
                         task = t.name;
                         return pgid;
                     }
@@ -192,16 +196,22 @@ TEST_CASE("a calculation killed by a signal is retried; cancel stops the engine;
         }
         return 0;
     };
-    // 1. Kill the first calculation's processes behind the engine's back (as an OOM killer would).
+    // 1. Kill a calculation's processes behind the engine's back (as an OOM killer would). Not
+    // after a guessed delay: the Li atom can finish in 1.5 s, and then nothing is killed. The
+    // victim is the slab relaxation (tens of SCF steps), killed once CP2K's own output shows it
+    // inside its SCF loop.
     std::string killed;
-    const long pgid = running_group(killed);
+    const long pgid = running_group(killed, [](const engine::TaskRecord& t, const fs::path& folder) {
+        return t.name.find("/relax") != std::string::npos &&
+               slurp(folder / "cp2k.out").find("SCF WAVEFUNCTION OPTIMIZATION") != std::string::npos;
+    });
     REQUIRE(pgid > 1);
-    std::this_thread::sleep_for(std::chrono::seconds(2));  // let CP2K start working
     ::kill(static_cast<pid_t>(-pgid), SIGKILL);
     // 2. Wait for the retry to run and another calculation to start, then cancel the run.
     std::string second;
     long pg2 = 0;
-    for (int i = 0; i < 50 && (pg2 == 0 || pg2 == pgid); ++i) pg2 = running_group(second);
+    for (int i = 0; i < 50 && (pg2 == 0 || pg2 == pgid); ++i)
+        pg2 = running_group(second, [](const engine::TaskRecord&, const fs::path&) { return true; });
     REQUIRE(pg2 > 1);
     REQUIRE(run_cli(dir, "cancel run", "cancel.log") == 0);
     CHECK(slurp(dir / "cancel.log").find("stopped the engine") != std::string::npos);

@@ -5,6 +5,8 @@
 // never leaves a corrupt results file.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -109,13 +111,23 @@ TEST_CASE("a builtin (EMT) workflow runs in seconds, agrees with ASE's EMT and i
         }
     }
 
-    // A second run executes nothing.
+    // A second run executes nothing: every task is found done with its hash, and its record
+    // (when and how it really ran) stays as it was.
+    const auto before = store.tasks();
     REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run2.log") == 0);
-    for (const auto& t : store.tasks()) {
+    const auto after = store.tasks();
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        const auto& t = after[i];
         CAPTURE(t.name);
-        CHECK(t.reused);
+        CHECK(t.name == before[i].name);
+        CHECK(t.state == engine::state::kDone);
+        CHECK(t.reused == before[i].reused);
+        CHECK(t.reused_from == before[i].reused_from);
+        CHECK(t.finished == before[i].finished);
         CHECK(store.executions(t.name) <= 1);
     }
+    CHECK(slurp(dir / "run2.log").find(fmt::format("({} reused)", after.size())) != std::string::npos);
 }
 
 TEST_CASE("crash test: SIGKILL at 20 random points, then resume: same results.h5, nothing finished twice") {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "engine/runner.hpp"
 #include "engine/store.hpp"
 #include "plugins/builtin/emt.hpp"
 #include "structures/io.hpp"
@@ -285,7 +286,8 @@ TEST_CASE("NEB killed with SIGKILL mid-band resumes from its saved band; finishe
                "optimizer: fire, fmax: 0.002, max_iterations: 5000}\n";
     }
     const std::string neb = "Al(100)/hop/4fold_hollow-4fold_hollow/neb";
-    const fs::path state = dir / "run/tasks/Al(100).hop.4fold_hollow-4fold_hollow.neb/neb_state.json";
+    const fs::path state =
+        dir / "run/tasks" / engine::task_folder_name("Al(100)/hop/4fold_hollow-4fold_hollow/neb") / "neb_state.json";
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -312,6 +314,10 @@ TEST_CASE("NEB killed with SIGKILL mid-band resumes from its saved band; finishe
     REQUIRE(killed);
     REQUIRE(WIFSIGNALED(status));
     REQUIRE(saved_iterations >= 20);
+    // What the band had cost when it was killed, as its own saved state says.
+    const auto at_kill = nlohmann::json::parse(slurp(state)).at("state");
+    const int iterations_at_kill = at_kill.at("iterations").get<int>();
+    const long calls_at_kill = at_kill.at("force_calls").get<long>();
     {
         engine::RunStore store(dir / "run");
         REQUIRE(store.task(neb));
@@ -338,4 +344,9 @@ TEST_CASE("NEB killed with SIGKILL mid-band resumes from its saved band; finishe
     CHECK(out.at("resumed_from_iteration").get<int>() >= saved_iterations);
     CHECK(out.at("iterations").get<int>() > out.at("resumed_from_iteration").get<int>());
     CHECK(out.at("forward_barrier_eV").get<double>() > 0.05);
+    // The reported cost includes the work before the kill: every iteration and force call of
+    // the killed attempt, plus the re-evaluation of the saved band's 7 moving images.
+    CHECK(out.at("resumed_from_iteration").get<int>() == iterations_at_kill);
+    CHECK(out.at("iterations").get<int>() > iterations_at_kill);
+    CHECK(out.at("force_calls").get<long>() >= calls_at_kill + 7);
 }
