@@ -14,17 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool has_table(const sqlite::Database& db, const char* table) {
-    sqlite::Statement q(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1");
-    q.bind(1, table);
-    return q.step();
-}
-
-bool has_checksum_column(const sqlite::Database& db) {
-    sqlite::Statement q(db, "SELECT 1 FROM pragma_table_info('results') WHERE name = 'checksum'");
-    return q.step();
-}
-
 double seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
 
 }  // namespace
@@ -56,14 +45,14 @@ void ResultCache::open() {
     auto db = std::make_unique<sqlite::Database>(path_, sqlite::OpenOptions{sqlite::Access::ReadWrite, options_.busy_timeout});
     // Only write when something is missing: an existing cache is opened with reads alone, so a
     // writer holding its lock does not stop this run from reading it.
-    if (!has_table(*db, "results"))
+    if (!db->has_table("results"))
         db->exec(R"sql(
             CREATE TABLE IF NOT EXISTS results(
                 hash TEXT PRIMARY KEY, kind TEXT NOT NULL, output TEXT NOT NULL,
                 run_dir TEXT NOT NULL, task TEXT NOT NULL, created REAL NOT NULL,
                 checksum TEXT NOT NULL DEFAULT '');
         )sql");
-    else if (!has_checksum_column(*db))  // a cache of an older Interphase: its entries stay, unchecked
+    else if (!db->has_column("results", "checksum"))  // a cache of an older Interphase: its entries stay, unchecked
         db->exec("ALTER TABLE results ADD COLUMN checksum TEXT NOT NULL DEFAULT ''");
     db_ = std::move(db);
 }
@@ -127,7 +116,7 @@ void ResultCache::insert(const Pending& p) {
     q.bind(4, p.run_dir);
     q.bind(5, p.task);
     q.bind(6, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
-    q.bind(7, sha256_hex(p.text));
+    q.bind(7, output_checksum(p.text));
     q.step();
     untrusted_.erase(p.hash);
 }
@@ -193,11 +182,10 @@ std::optional<CachedResult> ResultCache::lookup(const std::string& hash) {
         told_unchecked_ = true;
         return std::nullopt;
     }
-    if (checksum != sha256_hex(text)) {
+    if (checksum != output_checksum(text)) {
         untrusted_.insert(hash);
-        say(fmt::format("warning: cache entry {} in {} does not match its checksum (changed after it was stored): not "
-                        "reused; the task runs again",
-                        hash, path_.string()));
+        say(fmt::format("warning: cache entry {} in {} {}: not reused; the task runs again", hash, path_.string(),
+                        describe(StoredOutput::ChecksumMismatch)));
         return std::nullopt;
     }
     auto output = nlohmann::json::parse(text, nullptr, false);
@@ -233,15 +221,13 @@ IntegrityReport ResultCache::verify(const fs::path& file) {
     }
     try {
         sqlite::Database db(file, {sqlite::Access::ReadOnly, std::chrono::milliseconds(3000)});
-        sqlite::Statement check(db, "PRAGMA integrity_check");
-        while (check.step())
-            if (const auto line = check.column_text(0); line != "ok")
-                report.problems.push_back(fmt::format("cache {}: integrity check: {}", name, line));
-        if (!has_table(db, "results")) {
+        for (const auto& line : db.integrity_problems())
+            report.problems.push_back(fmt::format("cache {}: integrity check: {}", name, line));
+        if (!db.has_table("results")) {
             report.problems.push_back(fmt::format("cache {} has no results table: not an Interphase cache", name));
             return report;
         }
-        const bool checksums = has_checksum_column(db);
+        const bool checksums = db.has_column("results", "checksum");
         sqlite::Statement q(db, fmt::format("SELECT hash, run_dir, task, output, {} FROM results ORDER BY hash",
                                             checksums ? "checksum" : "''"));
         std::size_t unchecked = 0;
@@ -249,13 +235,10 @@ IntegrityReport ResultCache::verify(const fs::path& file) {
             ++report.outputs;
             const std::string hash = q.column_text(0), text = q.column_text(3), checksum = q.column_text(4);
             const std::string origin = fmt::format("{} task {}", q.column_text(1), q.column_text(2));
-            if (checksum.empty()) ++unchecked;
-            else if (checksum != sha256_hex(text))
-                report.problems.push_back(fmt::format("cache {}: entry {} (from {}) does not match its checksum: it was "
-                                                      "changed after it was stored",
-                                                      name, hash, origin));
-            if (!nlohmann::json::accept(text))
-                report.problems.push_back(fmt::format("cache {}: entry {} (from {}) is not valid JSON", name, hash, origin));
+            const auto found = check_stored_output(text, checksum);
+            if (found == StoredOutput::NoChecksum) ++unchecked;
+            else if (found != StoredOutput::Sound)
+                report.problems.push_back(fmt::format("cache {}: entry {} (from {}) {}", name, hash, origin, describe(found)));
         }
         if (unchecked > 0)
             report.notes.push_back(fmt::format("cache {}: {} entr{} without a checksum (written by an older Interphase): "

@@ -242,6 +242,27 @@ std::int64_t Database::last_insert_rowid() const noexcept { return sqlite3_last_
 
 int Database::changes() const noexcept { return sqlite3_changes(db_); }
 
+bool Database::has_table(const std::string& table) const {
+    Statement q(*this, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+    q.bind(1, table);
+    return q.step();
+}
+
+bool Database::has_column(const std::string& table, const std::string& column) const {
+    Statement q(*this, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    q.bind(1, table);
+    q.bind(2, column);
+    return q.step();
+}
+
+std::vector<std::string> Database::integrity_problems() const {
+    std::vector<std::string> problems;
+    Statement check(*this, "PRAGMA integrity_check");
+    while (check.step())
+        if (auto line = check.column_text(0); line != "ok") problems.push_back(std::move(line));
+    return problems;
+}
+
 void Database::set_busy_timeout(std::chrono::milliseconds timeout) {
     if (int rc = sqlite3_busy_timeout(db_, static_cast<int>(timeout.count())); rc != SQLITE_OK)
         fail(db_, rc, "busy_timeout", {});

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <vector>
 
 #include "common/errors.hpp"
 
@@ -92,6 +93,12 @@ public:
     void set_busy_timeout(std::chrono::milliseconds timeout);
     /// True inside BEGIN ... COMMIT.
     bool in_transaction() const noexcept;
+    /// Whether the schema has table `table` / column `column` of `table` (for schema upgrades and
+    /// for files written by older versions).
+    bool has_table(const std::string& table) const;
+    bool has_column(const std::string& table, const std::string& column) const;
+    /// What `PRAGMA integrity_check` reports, without its "ok": empty for a sound file.
+    std::vector<std::string> integrity_problems() const;
     bool read_only() const noexcept { return read_only_; }
     /// Opened with immutable=1 (read-only, no -wal file, no way to create the -shm file).
     bool immutable() const noexcept { return immutable_; }

@@ -67,15 +67,25 @@ private:
 constexpr const char* kRecordColumns =
     "name, kind, state, hash, attempts, reused, started, finished, wall, error, reused_from";
 
-bool has_column(const sqlite::Database& db, const std::string& table, const std::string& column) {
-    sqlite::Statement q(db, fmt::format("SELECT 1 FROM pragma_table_info('{}') WHERE name = ?1", table));
-    q.bind(1, column);
-    return q.step();
+}  // namespace
+
+std::string output_checksum(const std::string& text) { return sha256_hex(text); }
+
+StoredOutput check_stored_output(const std::string& text, const std::string& checksum) {
+    if (!checksum.empty() && checksum != output_checksum(text)) return StoredOutput::ChecksumMismatch;
+    if (!nlohmann::json::accept(text)) return StoredOutput::NotJson;
+    return checksum.empty() ? StoredOutput::NoChecksum : StoredOutput::Sound;
 }
 
-// The stored text's checksum: what verify and every read compare against.
-std::string checksum_of(const std::string& text) { return sha256_hex(text); }
-}  // namespace
+const char* describe(StoredOutput s) {
+    switch (s) {
+        case StoredOutput::Sound: return "is sound";
+        case StoredOutput::NoChecksum: return "has no checksum (stored before Interphase kept checksums)";
+        case StoredOutput::ChecksumMismatch: return "does not match its checksum: it was changed after it was stored";
+        case StoredOutput::NotJson: return "is not valid JSON";
+    }
+    return "?";
+}
 
 fs::path RunStore::database_path(const fs::path& run_dir) { return run_dir / "state.sqlite"; }
 bool RunStore::exists(const fs::path& run_dir) { return fs::exists(database_path(run_dir)); }
@@ -86,9 +96,9 @@ RunStore::RunStore(const fs::path& run_dir, Access access)
         if (!fs::exists(file_)) throw StorageError(fmt::format("{}: no such run store", file_.string()));
         db_ = std::make_unique<sqlite::Database>(file_, sqlite::OpenOptions{sqlite::Access::ReadOnly});
         // Read an older schema as it is: the columns it lacks read as empty.
-        if (!has_column(*db_, "tasks", "reused_from"))
+        if (!db_->has_column("tasks", "reused_from"))
             record_columns_ = "name, kind, state, hash, attempts, reused, started, finished, wall, error, '' AS reused_from";
-        if (!has_column(*db_, "results", "checksum")) checksum_column_ = "''";
+        if (!db_->has_column("results", "checksum")) checksum_column_ = "''";
         const auto v = meta("schema_version");
         if (v && (*v != "1" && *v != "2" && *v != std::to_string(kSchemaVersion)))
             throw StorageError(fmt::format("{}: store schema version {} is not supported (expected {} or older)",
@@ -206,10 +216,11 @@ void RunStore::add_tasks(const std::vector<Task>& tasks) {
 
 nlohmann::json RunStore::parse_output(const std::string& text, const std::string& checksum, const std::string& task,
                                       const std::string& hash) const {
-    if (!checksum.empty() && checksum != checksum_of(text))
-        throw DamagedOutputError(fmt::format("{}: the stored output of task '{}' (hash {}) does not match its checksum: it was "
-                                       "changed after it was stored; `interphase verify {}` checks every entry",
-                                       file_.string(), task, hash, file_.parent_path().string()));
+    if (check_stored_output(text, checksum) == StoredOutput::ChecksumMismatch)
+        throw DamagedOutputError(fmt::format("{}: the stored output of task '{}' (hash {}) {}; `interphase verify {}` checks "
+                                             "every entry",
+                                             file_.string(), task, hash, describe(StoredOutput::ChecksumMismatch),
+                                             file_.parent_path().string()));
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
@@ -254,7 +265,7 @@ void RunStore::mark_done(const std::string& task, const std::string& hash, const
         r->bind(2, text);
         r->bind(3, now);
         r->bind(4, task);
-        r->bind(5, checksum_of(text));
+        r->bind(5, output_checksum(text));
         r->step();
         if (!reused) close_execution(*db_, task, "done", now);
     }
@@ -343,10 +354,8 @@ IntegrityReport RunStore::verify() const {
     IntegrityReport report;
     const std::string file = file_.string();
     try {
-        sqlite::Statement check(*db_, "PRAGMA integrity_check");
-        while (check.step())
-            if (const auto line = check.column_text(0); line != "ok")
-                report.problems.push_back(fmt::format("{}: integrity check: {}", file, line));
+        for (const auto& line : db_->integrity_problems())
+            report.problems.push_back(fmt::format("{}: integrity check: {}", file, line));
         // Which done tasks each stored output serves (several tasks may share one hash).
         std::map<std::string, std::vector<std::string>> users;
         std::vector<TaskRecord> done;
@@ -366,13 +375,10 @@ IntegrityReport RunStore::verify() const {
             const auto it = users.find(hash);
             const std::string who = it == users.end() ? fmt::format("task '{}'", q.column_text(1))
                                                       : fmt::format("task '{}'", fmt::join(it->second, "', '"));
-            if (checksum.empty()) ++unchecked;
-            else if (checksum != checksum_of(text))
-                report.problems.push_back(fmt::format("{}: {}: the stored output (hash {}) does not match its checksum: "
-                                                      "it was changed after it was stored",
-                                                      file, who, hash));
-            if (!nlohmann::json::accept(text))
-                report.problems.push_back(fmt::format("{}: {}: the stored output (hash {}) is not valid JSON", file, who, hash));
+            const auto found = check_stored_output(text, checksum);
+            if (found == StoredOutput::NoChecksum) ++unchecked;
+            else if (found != StoredOutput::Sound)
+                report.problems.push_back(fmt::format("{}: {}: the stored output (hash {}) {}", file, who, hash, describe(found)));
         }
         for (const auto& t : done) {
             if (t.hash.empty()) report.problems.push_back(fmt::format("{}: task '{}' is done but has no hash", file, t.name));

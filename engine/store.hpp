@@ -57,6 +57,15 @@ public:
     using StorageError::StorageError;
 };
 
+/// Stored outputs (run store and shared cache) are JSON text kept with the SHA-256 of that text.
+/// What reading one back finds; an empty checksum is an entry written before checksums existed
+/// (the run store trusts it, the shared cache does not).
+enum class StoredOutput { Sound, NoChecksum, ChecksumMismatch, NotJson };
+std::string output_checksum(const std::string& text);
+StoredOutput check_stored_output(const std::string& text, const std::string& checksum);
+/// "does not match its checksum: it was changed after it was stored", "is not valid JSON", ...
+const char* describe(StoredOutput s);
+
 /// What `interphase verify` found in a store or a cache: one line per problem (each names the
 /// file and the task or entry), notes that are not problems, and what was looked at.
 struct IntegrityReport {

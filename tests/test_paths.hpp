@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -94,4 +97,40 @@ inline CliResult cli_in(const std::filesystem::path& dir, const std::vector<std:
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"), slurp(dir / "err.txt")};
 }
+/// Another process (the sqlite3 program) holding the write lock of the cache `file` until
+/// release() or destruction, as a second engine writing a shared cache would. With
+/// `exclusive_mode` (locking_mode=EXCLUSIVE, no shared WAL index) readers are kept out too.
+/// Throws if the lock is not held within 10 s.
+class CacheWriteLock {
+public:
+    explicit CacheWriteLock(const std::filesystem::path& file, bool exclusive_mode = false) {
+        const std::string quoted = "'" + file.string() + "'";
+        pipe_ = ::popen(("sqlite3 " + quoted + " > /dev/null 2>&1").c_str(), "w");
+        if (pipe_ == nullptr) throw std::runtime_error("cannot start sqlite3");
+        if (exclusive_mode) std::fputs("PRAGMA locking_mode=EXCLUSIVE;\n", pipe_);
+        // The program waits for our probes too (it has no busy timeout by default).
+        std::fputs(".timeout 10000\nBEGIN EXCLUSIVE;\nINSERT INTO results(hash, kind, output, run_dir, task, created) "
+                   "VALUES('held', 'x', '{}', 'elsewhere', 't', 0);\n",
+                   pipe_);
+        std::fflush(pipe_);
+        // Held once a writer of our own cannot start (a probe without a busy timeout).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (run_command("sqlite3 " + quoted + " 'BEGIN IMMEDIATE; ROLLBACK;' > /dev/null 2>&1").first == 0) {
+            if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("sqlite3 did not take the lock of " + quoted);
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    void release() {
+        if (pipe_ == nullptr) return;
+        std::fputs("COMMIT;\n.quit\n", pipe_);
+        ::pclose(pipe_);
+        pipe_ = nullptr;
+    }
+    ~CacheWriteLock() { release(); }
+    CacheWriteLock(const CacheWriteLock&) = delete;
+    CacheWriteLock& operator=(const CacheWriteLock&) = delete;
+
+private:
+    FILE* pipe_ = nullptr;
+};
 }  // namespace interphase::testing

@@ -5,7 +5,6 @@
 // throws. verify() reports what a run would refuse.
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdio>
@@ -43,46 +42,6 @@ void sql(const fs::path& file, const std::string& text) {
     sqlite::Database db(file);
     db.exec(text);
 }
-
-/// Another process (the sqlite3 program) holding the cache's lock until release().
-/// `exclusive_mode` also keeps readers out (locking_mode=EXCLUSIVE, no shared WAL index).
-class LockHolder {
-public:
-    LockHolder(const fs::path& file, bool exclusive_mode) : file_(file) {
-        pipe_ = ::popen(("sqlite3 '" + file.string() + "' > /dev/null 2>&1").c_str(), "w");
-        REQUIRE(pipe_ != nullptr);
-        if (exclusive_mode) std::fputs("PRAGMA locking_mode=EXCLUSIVE;\n", pipe_);
-        // The program waits for our probes too (it has no busy timeout by default).
-        std::fputs(".timeout 10000\nBEGIN EXCLUSIVE;\nINSERT INTO results(hash, kind, output, run_dir, task, created) "
-                   "VALUES('held', 'x', '{}', 'elsewhere', 't', 0);\n",
-                   pipe_);
-        std::fflush(pipe_);
-        // Held once a writer of our own cannot start (a probe connection, no waiting).
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (!write_locked()) {
-            REQUIRE(std::chrono::steady_clock::now() < deadline);
-            std::this_thread::sleep_for(20ms);
-        }
-    }
-    void release() {
-        if (pipe_ == nullptr) return;
-        std::fputs("COMMIT;\n.quit\n", pipe_);
-        ::pclose(pipe_);
-        pipe_ = nullptr;
-    }
-    ~LockHolder() { release(); }
-
-private:
-    bool write_locked() const {
-        sqlite3* db = nullptr;
-        sqlite3_open_v2(file_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
-        const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; ROLLBACK;", nullptr, nullptr, nullptr);
-        sqlite3_close(db);
-        return (rc & 0xff) == SQLITE_BUSY;
-    }
-    fs::path file_;
-    FILE* pipe_ = nullptr;
-};
 
 }  // namespace
 
@@ -173,7 +132,7 @@ TEST_CASE("a cache whose writer lock another process holds: puts wait briefly, t
     { ResultCache create(file); }
     Notices notices;
     ResultCache cache(file, notices.sink(), {300ms, 500ms});
-    LockHolder lock(file, false);
+    interphase::testing::CacheWriteLock lock(file);
     const auto t0 = std::chrono::steady_clock::now();
     CHECK_NOTHROW(cache.put("h1", "calculation", kOutput, "/runs/a", "Cu/relax"));
     CHECK_NOTHROW(cache.put("h2", "calculation", kOutput, "/runs/a", "Ag/relax"));  // paused: no wait at all
@@ -197,7 +156,7 @@ TEST_CASE("a cache another process keeps to itself (locking_mode=EXCLUSIVE): loo
         create.put("h1", "calculation", kOutput, "/runs/a", "Cu/relax");
     }
     // Taken first: an open WAL connection keeps a shared lock that an exclusive-mode one waits for.
-    LockHolder lock(file, true);
+    interphase::testing::CacheWriteLock lock(file, true);
     Notices notices;
     ResultCache cache(file, notices.sink(), {300ms, 500ms});  // opening already finds it busy
     CHECK(cache.usable());

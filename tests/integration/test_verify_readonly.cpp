@@ -98,36 +98,6 @@ void inspect_read_only(const fs::path& dir, const fs::path& run, const std::stri
     CHECK(verify.find(": OK (") != std::string::npos);
 }
 
-/// Another process (the sqlite3 program) holding the write lock of `file` until release().
-class CacheLock {
-public:
-    explicit CacheLock(const fs::path& file) {
-        pipe_ = ::popen(("sqlite3 " + q(file) + " > /dev/null 2>&1").c_str(), "w");
-        REQUIRE(pipe_ != nullptr);
-        // The program waits for our probes too (it has no busy timeout by default).
-        std::fputs(".timeout 10000\nBEGIN EXCLUSIVE;\nINSERT INTO results(hash, kind, output, run_dir, task, created) "
-                   "VALUES('held', 'x', '{}', 'elsewhere', 't', 0);\n",
-                   pipe_);
-        std::fflush(pipe_);
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        // Held once our own writer cannot start.
-        while (run_command("sqlite3 " + q(file) + " 'BEGIN IMMEDIATE; ROLLBACK;' > /dev/null 2>&1").first == 0) {
-            REQUIRE(std::chrono::steady_clock::now() < deadline);
-            std::this_thread::sleep_for(20ms);
-        }
-    }
-    void release() {
-        if (pipe_ == nullptr) return;
-        std::fputs("COMMIT;\n.quit\n", pipe_);
-        ::pclose(pipe_);
-        pipe_ = nullptr;
-    }
-    ~CacheLock() { release(); }
-
-private:
-    FILE* pipe_ = nullptr;
-};
-
 std::size_t count(const std::string& text, const std::string& part) {
     std::size_t n = 0;
     for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
@@ -281,7 +251,7 @@ TEST_CASE("a shared cache locked by another process, or garbage, never fails a t
                         "task TEXT NOT NULL, created REAL NOT NULL, checksum TEXT NOT NULL DEFAULT '')\" > /dev/null")
                 .first == 0);
     {
-        CacheLock lock(dir / "cache.sqlite");
+        interphase::testing::CacheWriteLock lock(dir / "cache.sqlite");
         CHECK(testing::run_cli(dir, "run wf.yaml --run-dir busy --cache cache.sqlite", "busy.log") == 0);
     }
     const std::string log = slurp(dir / "busy.log");
