@@ -16,10 +16,11 @@
 #include "apps/command.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
-#include "engine/results.hpp"
+#include "workflows/results.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 #include "plugins/calculator.hpp"
 #include "structures/io.hpp"
 
@@ -90,14 +91,14 @@ private:
 // Runs the generated workflow; returns the store's output of `task`, or throws with the task's error.
 nlohmann::json run_one(const nlohmann::json& workflow, const RunFolder& folder, const Common& c, const std::string& task) {
     const std::string yaml = workflow.dump(2) + "\n";  // JSON is YAML
-    const auto spec = engine::parse_workflow(yaml, folder.path() / "workflow.yaml");
+    const auto spec = workflows::parse_workflow(yaml, folder.path() / "workflow.yaml");
     engine::RunOptions opt;
     opt.run_dir = folder.path();
     opt.cores = c.cores;
     opt.quiet = !c.verbose;
     if (!c.cache.empty()) opt.cache = fs::path(c.cache);
     std::ostringstream discard;
-    const auto summary = engine::run_workflow(spec, opt, c.verbose ? std::cerr : static_cast<std::ostream&>(discard));
+    const auto summary = workflows::run_workflow(spec, opt, c.verbose ? std::cerr : static_cast<std::ostream&>(discard));
     engine::RunStore store(folder.path());
     if (summary.interrupted) throw Error("interrupted" + (folder.temporary() ? std::string() : "; `interphase resume " +
                                                                                               folder.path().string() + "` continues"));

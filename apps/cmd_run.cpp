@@ -10,11 +10,11 @@
 #include "apps/command.hpp"
 #include "common/errors.hpp"
 #include "common/text.hpp"
-#include "engine/growth.hpp"
-#include "engine/results.hpp"
+#include "workflows/results.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -72,9 +72,9 @@ int cmd_status(const fs::path& run_dir) {
 int cmd_results(const fs::path& run_dir, bool csv, bool json) {
     require_run_folder(run_dir);
     engine::RunStore store(run_dir, kReadOnly);
-    engine::RunResults results;
+    workflows::RunResults results;
     try {
-        results = engine::collect_results(store);
+        results = workflows::collect_results(store);
     } catch (const nlohmann::json::exception& e) {
         // A stored output of the wrong shape (edited, or from a foreign tool): a storage
         // problem of this run folder, not a bug.
@@ -85,9 +85,9 @@ int cmd_results(const fs::path& run_dir, bool csv, bool json) {
         throw StorageError(fmt::format("{}: a done task has no stored output; `interphase verify {}` names it",
                                        store.file().string(), run_dir.string()));
     }
-    if (csv) std::cout << engine::format_csv(results);
-    else if (json) std::cout << engine::results_json(results).dump(2) << "\n";
-    else std::cout << engine::format_table(results);
+    if (csv) std::cout << workflows::format_csv(results);
+    else if (json) std::cout << workflows::results_json(results).dump(2) << "\n";
+    else std::cout << workflows::format_table(results);
     return 0;
 }
 
@@ -113,13 +113,13 @@ void add_run_commands(CLI::App& app, Commands& commands) {
     run->add_option("--cluster-profile", o->cluster_profile, "Cluster profile YAML of a batch executor (docs/cluster.md)");
     run->add_flag("--force", o->force, "Continue a run folder that holds another workflow's run with this workflow");
     commands.push_back({run, [o] {
-        const auto spec = engine::load_workflow(o->workflow_file);
-        engine::RunOptions opt{o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet, {}};
+        const auto spec = workflows::load_workflow(o->workflow_file);
+        engine::RunOptions opt{o->run_dir.empty() ? workflows::default_run_dir(spec) : fs::path(o->run_dir), o->cores, o->quiet, {}};
         if (!o->cache.empty()) opt.cache = fs::path(o->cache);
         opt.executor = o->executor;
         opt.cluster_profile = o->cluster_profile;
         opt.adopt = o->force;
-        return exit_code(engine::run_workflow(spec, opt, std::cout));
+        return exit_code(workflows::run_workflow(spec, opt, std::cout));
     }});
 
     auto* resume = app.add_subcommand("resume", "Continue a run after a crash, kill or interruption");
@@ -134,7 +134,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
         if (!o->cache.empty()) opt.cache = fs::path(o->cache);
         opt.executor = o->executor;
         opt.cluster_profile = o->cluster_profile;
-        return exit_code(engine::resume_run(o->resume_dir, opt, std::cout));
+        return exit_code(workflows::resume_run(o->resume_dir, opt, std::cout));
     }});
 
     auto* status = app.add_subcommand("status", "Task states and progress of a run");
@@ -173,7 +173,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
             // A run folder: its workflow copy, grown by the tasks the run added, coloured by state.
             require_run_folder(o->graph_file);
             engine::RunStore store(o->graph_file, kReadOnly);
-            auto g = engine::expand_workflow(engine::parse_workflow(
+            auto g = workflows::expand_workflow(workflows::parse_workflow(
                 read_text(fs::path(o->graph_file) / "workflow.yaml"),
                 store.meta("workflow_source").value_or(o->graph_file + "/workflow.yaml")));
             for (std::size_t i = 0; i < g.size(); ++i)  // regrow what finished tasks added at run time
@@ -184,7 +184,7 @@ void add_run_commands(CLI::App& app, Commands& commands) {
             std::cout << g.to_dot(states);
             return 0;
         }
-        std::cout << engine::expand_workflow(engine::load_workflow(o->graph_file)).to_dot();
+        std::cout << workflows::expand_workflow(workflows::load_workflow(o->graph_file)).to_dot();
         return 0;
     }});
 }

@@ -38,7 +38,8 @@
 #include "engine/executor_setup.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -164,8 +165,8 @@ void add_submit_command(CLI::App& app, Commands& commands) {
             if (!o->run_dir.empty() && fs::weakly_canonical(o->run_dir) != fs::weakly_canonical(run_dir))
                 throw InputError(kSource, "--run-dir", "a run folder was given as WORKFLOW; --run-dir names another one");
         } else {
-            const auto spec = engine::load_workflow(o->workflow);  // FILE:LINE: field errors
-            run_dir = o->run_dir.empty() ? engine::default_run_dir(spec) : fs::path(o->run_dir);
+            const auto spec = workflows::load_workflow(o->workflow);  // FILE:LINE: field errors
+            run_dir = o->run_dir.empty() ? workflows::default_run_dir(spec) : fs::path(o->run_dir);
             if (engine::RunStore::exists(run_dir)) {
                 std::ifstream in(run_dir / "workflow.yaml");
                 std::stringstream copy;

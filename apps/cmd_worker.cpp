@@ -62,8 +62,8 @@ void add_worker_command(CLI::App& app, Commands& commands) {
         if (!o->quiet)
             std::cout << fmt::format("MPI pilot: {} rank(s), {} worker rank(s) with {} core(s) each\n", pilot.size(),
                                      pilot.size() - 1, o->cores);
-        const auto summary = o->workflow.empty() ? engine::resume_run(o->run_dir, opt, std::cout)
-                                                 : engine::run_workflow(engine::load_workflow(o->workflow), opt, std::cout);
+        const auto summary = o->workflow.empty() ? workflows::resume_run(o->run_dir, opt, std::cout)
+                                                 : workflows::run_workflow(workflows::load_workflow(o->workflow), opt, std::cout);
         if (summary.interrupted) return 130;
         return summary.ok() ? 0 : 1;
     }});

@@ -12,25 +12,9 @@
 
 namespace interphase::engine {
 
-/// Task kinds known to the engine (see docs/workflow.md).
+/// The engine's own task kinds (engine/task_kind.hpp); workflow kinds register the others.
 namespace kinds {
-inline constexpr const char* kBuildBulk = "build_bulk";
-inline constexpr const char* kBuildSlab = "build_slab";
-inline constexpr const char* kBuildAdsorbate = "build_adsorbate";
-inline constexpr const char* kBuildAtomInBox = "build_atom_in_box";
 inline constexpr const char* kCalculation = "calculation";
-inline constexpr const char* kBindingEnergy = "binding_energy";
-inline constexpr const char* kDeltaE = "delta_e";
-/// Lists the symmetry-unique adsorption sites of a relaxed slab; when it finishes the graph grows
-/// by one build_adsorbate + calculation per site (engine/growth.hpp).
-inline constexpr const char* kFindSites = "find_sites";
-/// One end point of an adsorbate hop (the adatom on a site, or on the nearest copy of another
-/// site) on a relaxed slab (engine/neb_task.hpp).
-inline constexpr const char* kBuildHopEndpoint = "build_hop_endpoint";
-/// The initial NEB path (linear or IDPP) between two relaxed end points.
-inline constexpr const char* kBuildNebPath = "build_neb_path";
-/// CI-NEB on a path: many force calls, run by the engine (engine/neb_task.hpp).
-inline constexpr const char* kNeb = "neb";
 }  // namespace kinds
 
 /// Longest name a user may give to a workflow, a host or a user task (bytes of UTF-8). Task
@@ -39,7 +23,7 @@ inline constexpr std::size_t kMaxNameBytes = 100;
 
 struct Task {
     std::string name;                          ///< unique and readable: "Al(111)/slab/relax"
-    std::string kind;                          ///< one of kinds::*
+    std::string kind;                          ///< a TaskKindRegistry name (engine/task_kind.hpp)
     nlohmann::json params = nlohmann::json::object();
     std::map<std::string, std::string> inputs; ///< role -> producing task name
 };

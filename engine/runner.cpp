@@ -27,12 +27,10 @@
 #include "engine/executor_setup.hpp"
 #include "engine/drivers/relax.hpp"
 #include "plugins/potential.hpp"
-#include "engine/growth.hpp"
-#include "engine/neb_task.hpp"
+#include "engine/force_providers.hpp"
 #include "engine/hash.hpp"
-#include "engine/results.hpp"
 #include "engine/store.hpp"
-#include "engine/task_kinds.hpp"
+#include "engine/task_kind.hpp"
 
 namespace interphase::engine {
 
@@ -188,8 +186,8 @@ nlohmann::json run_with_potential(const plugins::Calculator& calc, const plugins
 
 class Run {
 public:
-    Run(const WorkflowSpec& spec, const RunOptions& opt, std::ostream& log)
-        : spec_(spec), opt_(opt), log_(log), graph_(expand_workflow(spec)) {}
+    Run(const RunPlan& plan, const RunOptions& opt, std::ostream& log)
+        : plan_(plan), spec_(plan.settings), opt_(opt), log_(log), graph_(plan.graph) {}
 
     RunSummary execute();
 
@@ -214,7 +212,8 @@ private:
     bool reattach_calculation(const Task& t, const Inputs& in, const std::string& hash);
     void collect(const cluster::JobOutcome& outcome);
 
-    const WorkflowSpec& spec_;
+    const RunPlan& plan_;
+    const RunSettings& spec_;
     RunOptions opt_;
     std::ostream& log_;
     TaskGraph graph_;
@@ -269,20 +268,18 @@ Inputs Run::inputs_of(const Task& t) const {
 }
 
 std::string Run::hash_of(const Task& t, const Inputs& in) const {
+    const TaskKind& kind = TaskKindRegistry::instance().of(t);
     nlohmann::json id{{"kind", t.kind}, {"params", t.params}, {"inputs", nlohmann::json::object()}};
-    if (t.kind == kinds::kCalculation) {
-        // What determines a calculation's result: the structure, the code and its settings, the protocol.
+    if (kind.runs == TaskKind::Runs::Calculation) {
+        // What determines a calculation's result: the structure, the code and its settings, the
+        // protocol — not its label, nor the builders that produced the structure.
         id["params"].erase("label");
         id["inputs"]["structure"] = in.at("structure").at("structure");
-        id["calculator"] = {{"code", spec_.calculator_code},
-                            {"settings", calculator_->hashed_settings()},
-                            {"plugin_version", calculator_->plugin_version()}};
-        id["protocol"] = spec_.protocol.to_json();
     } else {
         for (const auto& [role, out] : in) id["inputs"][role] = out;
         id["interphase"] = kVersion;  // builders may change between versions
     }
-    if (t.kind == kinds::kNeb) {  // a band's energies come from the calculator, as a calculation's
+    if (kind.depends_on_calculator) {
         id["calculator"] = {{"code", spec_.calculator_code},
                             {"settings", calculator_->hashed_settings()},
                             {"plugin_version", calculator_->plugin_version()}};
@@ -291,21 +288,19 @@ std::string Run::hash_of(const Task& t, const Inputs& in) const {
     return content_hash(id);
 }
 
-// Results worth sharing across runs: the expensive ones. Builds and expressions are recomputed.
-bool shared_in_cache(const std::string& kind) { return kind == kinds::kCalculation || kind == kinds::kNeb; }
-
 void Run::finish(const std::string& name, const std::string& hash, const nlohmann::json& out, double wall, bool reused,
                  const std::string& reused_from) {
     store_->mark_done(name, hash, out, wall, reused, reused_from);
-    if (cache_ && !reused && shared_in_cache(graph_.at(name).kind))
+    const TaskKind& kind = TaskKindRegistry::instance().of(graph_.at(name));
+    if (cache_ && !reused && kind.shared_in_cache)
         cache_->put(hash, graph_.at(name).kind, out, opt_.run_dir.string(), name);
     outputs_[name] = out;
     state_[name] = state::kDone;
     ++summary_.done;
     if (reused) ++summary_.reused;
     const Task& t = graph_.at(name);  // stays valid while grow() appends (TaskGraph is a deque)
-    if (grows_graph(t.kind)) {
-        const auto added = grow(graph_, t, out);
+    if (kind.grow) {
+        const auto added = kind.grow(graph_, t, out);
         if (added.empty()) return;
         std::vector<Task> tasks;
         for (const auto& a : added) {
@@ -511,7 +506,8 @@ RunSummary Run::execute() {
     store_->set_meta("interphase_version", kVersion);
     store_->set_meta("calculator", spec_.calculator_code);
     store_->set_meta("protocol", spec_.protocol.to_json().dump());
-    store_->set_meta("reference", to_string(spec_.reference));
+    store_->set_meta("workflow_kind", spec_.kind);
+    for (const auto& [key, value] : spec_.metadata) store_->set_meta(key, value);
     if (!store_->meta("created")) store_->set_meta("created", fmt::format("{:.0f}", now_unix()));
     for (const auto& t : store_->tasks())
         if (t.state == state::kRunning) stop_orphaned_calculation(opt_.run_dir / "tasks" / task_folder_name(t.name));
@@ -561,7 +557,8 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
-            if (cache_ && shared_in_cache(t.kind)) {
+            const TaskKind& kind = TaskKindRegistry::instance().of(t);
+            if (cache_ && kind.shared_in_cache) {
                 if (auto hit = cache_->lookup(hash)) {
                     finish(name, hash, hit->output, 0, true, fmt::format("cache {}: {}", cache_->path().string(), hit->origin));
                     ++summary_.from_cache;
@@ -570,9 +567,9 @@ RunSummary Run::execute() {
                     continue;
                 }
             }
-            if (t.kind == kinds::kNeb) {
-                // CI-NEB (engine/neb_task.hpp): images on threads (builtin potentials) or as jobs
-                // of the executor (external codes); the band is saved after every iteration.
+            if (kind.runs == TaskKind::Runs::ForceDriver) {
+                // A driver of many force calls (CI-NEB): images on threads (builtin potentials)
+                // or as jobs of the executor (external codes); it saves its state as it goes.
                 store_->commit_batch();  // a band may run for hours: nothing finished waits on it
                 const auto t1 = std::chrono::steady_clock::now();
                 const fs::path folder = opt_.run_dir / "tasks" / task_folder_name(name);
@@ -584,18 +581,17 @@ RunSummary Run::execute() {
                             : executor_forces({calculator_.get(), executor_.get(), spec_.protocol, cores_per_task_, folder,
                                                name, [this](const cluster::JobOutcome& o) { collect(o); },
                                                [] { return g_interrupted.load(); }, nullptr});
-                    // SIGINT/SIGTERM (interphase cancel) stops the band between iterations.
-                    const drivers::ForceProvider forces = [&images](const std::vector<structures::Structure>& batch) {
-                        if (g_interrupted) throw NebInterrupted{};
-                        return images(batch);
-                    };
-                    auto out = run_neb_task(t, in, hash, forces, folder, [this](const std::string& line) { say(line); });
+                    // SIGINT/SIGTERM (interphase cancel) stops the driver between iterations.
+                    DriverContext context{hash,
+                                          [&images](const std::vector<structures::Structure>& batch) {
+                                              if (g_interrupted) throw DriverInterrupted{};
+                                              return images(batch);
+                                          },
+                                          folder, [this](const std::string& line) { say(line); }};
+                    auto out = kind.drive(t, in, context);
                     finish(name, hash, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), false);
-                    say(fmt::format("done  {}  E_a = {:.3f} eV, reverse {:.3f} eV ({} iterations, {} force calls{})", name,
-                                    out.at("forward_barrier_eV").get<double>(), out.at("reverse_barrier_eV").get<double>(),
-                                    out.at("iterations").get<int>(), out.at("force_calls").get<long>(),
-                                    out.at("converged").get<bool>() ? "" : ", NOT converged"));
-                } catch (const NebInterrupted&) {
+                    if (kind.done_line) say(fmt::format("done  {}  {}", name, kind.done_line(t, out)));
+                } catch (const DriverInterrupted&) {
                     // Stays "running": the next run or resume continues from the saved band.
                 } catch (const Error& e) {
                     fail(name, e.what());
@@ -603,24 +599,20 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
-            if (runs_in_process(t.kind)) {
+            if (kind.runs == TaskKind::Runs::InProcess) {
                 const auto t1 = std::chrono::steady_clock::now();
                 try {
                     store_->mark_running(name, hash);
-                    auto out = run_in_process(t, in);
+                    auto out = kind.run(t, in);
                     finish(name, hash, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), false);
-                    if (t.kind == kinds::kBindingEnergy)
-                        say(fmt::format("done  {}  E_b = {:.3f} eV ({})", name, out.at("binding_energy").get<double>(),
-                                        out.at("best_site").get<std::string>()));
-                    else if (t.kind == kinds::kDeltaE)
-                        say(fmt::format("done  {}  ΔE = {:.3f} eV", name, out.at("delta_e").get<double>()));
+                    if (kind.done_line) say(fmt::format("done  {}  {}", name, kind.done_line(t, out)));
                 } catch (const Error& e) {
                     fail(name, e.what());
                 }
                 progressed = true;
                 continue;
             }
-            if (t.kind == kinds::kCalculation && calculator_->potential() && !builtin_as_job_) {
+            if (calculator_->potential() && !builtin_as_job_) {  // a calculation, in this process
                 const auto t1 = std::chrono::steady_clock::now();
                 try {
                     store_->mark_running(name, hash);
@@ -632,7 +624,7 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
-            if (t.kind == kinds::kCalculation && reattach_calculation(t, in, hash)) {
+            if (reattach_calculation(t, in, hash)) {
                 progressed = true;
                 continue;
             }
@@ -671,11 +663,10 @@ RunSummary Run::execute() {
                             cache_->path().string(), n));
     summary_.wall_seconds = elapsed();
     if (summary_.ok()) {
-        const auto results = collect_results(*store_);
-        write_results_h5(opt_.run_dir / "results.h5", results);
+        const std::string table = plan_.write_results ? plan_.write_results(*store_, opt_.run_dir / "results.h5") : "";
         say(fmt::format("all {} tasks done ({} reused) in {:.1f} s; results in {}", summary_.total, summary_.reused,
                         summary_.wall_seconds, (opt_.run_dir / "results.h5").string()));
-        if (!opt_.quiet) log_ << "\n" << format_table(results);
+        if (!opt_.quiet && !table.empty()) log_ << "\n" << table;
     } else if (!summary_.interrupted) {
         say(fmt::format("run incomplete: {} done, {} failed, {} blocked of {} tasks (see `interphase status {}`)",
                         summary_.done, summary_.failed, summary_.blocked, summary_.total, opt_.run_dir.string()),
@@ -767,40 +758,13 @@ CancelOutcome cancel_run(const fs::path& run_dir, std::chrono::seconds wait) {
     return CancelOutcome::StillRunning;
 }
 
-fs::path default_run_dir(const WorkflowSpec& spec) { return fs::path("runs") / spec.name; }
+fs::path default_run_dir(const std::string& workflow_name) { return fs::path("runs") / workflow_name; }
 
-RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log) {
+RunSummary run_graph(const RunPlan& plan, const RunOptions& options, std::ostream& log) {
     RunOptions opt = options;
-    if (opt.run_dir.empty()) opt.run_dir = default_run_dir(spec);
+    if (opt.run_dir.empty()) opt.run_dir = default_run_dir(plan.settings.name);
     opt.run_dir = fs::absolute(opt.run_dir).lexically_normal();  // jobs run in their own folders
-    Run run(spec, opt, log);
-    return run.execute();
-}
-
-RunSummary resume_run(const fs::path& run_dir, const RunOptions& options, std::ostream& log) {
-    if (!RunStore::exists(run_dir))
-        throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
-    std::string source;
-    {
-        RunStore store(run_dir);
-        source = store.meta("workflow_source").value_or((run_dir / "workflow.yaml").string());
-    }
-    const fs::path copy = run_dir / "workflow.yaml";
-    std::ifstream in(copy);
-    if (!in) throw InputError(run_dir.string(), "", "the run folder has no workflow.yaml copy to resume from");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().empty())
-        throw InputError(copy.string(), "", fmt::format("the run folder's copy of the workflow ({}) is empty", source));
-    WorkflowSpec spec;
-    try {
-        spec = parse_workflow(ss.str(), source, run_dir / "inputs");
-    } catch (const Error& e) {
-        throw InputError(copy.string(), "", fmt::format("the run folder's copy of {} does not load: {}", source, e.what()));
-    }
-    RunOptions opt = options;
-    opt.run_dir = fs::absolute(run_dir).lexically_normal();
-    Run run(spec, opt, log);
+    Run run(plan, opt, log);
     return run.execute();
 }
 

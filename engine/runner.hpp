@@ -1,5 +1,7 @@
-// Runs a workflow's task graph to completion: in-process tasks (builds, expressions) in the
-// engine, calculations through a calculator plugin and an executor under a core budget.
+// Runs a task graph to completion: in-process tasks (builds, expressions) in the engine,
+// calculations through a calculator plugin and an executor under a core budget, force drivers
+// (CI-NEB) with images on threads or as jobs. The runner knows tasks only through their kinds'
+// registry entries (engine/task_kind.hpp); the workflow kinds (workflows/) build the graph.
 // Every state change goes to the RunStore first, so a killed run resumes where it stopped:
 // finished tasks are reused by hash, interrupted ones start again.
 #pragma once
@@ -10,7 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "engine/workflow.hpp"
+#include <functional>
+
+#include "engine/graph.hpp"
+#include "engine/run_settings.hpp"
 
 namespace interphase::engine {
 
@@ -39,12 +44,24 @@ struct RunSummary {
 };
 
 /// The run folder used when none is given: "runs/<workflow name>" under the current directory.
-std::filesystem::path default_run_dir(const WorkflowSpec& spec);
+std::filesystem::path default_run_dir(const std::string& workflow_name);
 
-/// Runs (or resumes) the workflow. Validation happens before the run folder is touched, so a
-/// bad workflow or a missing executable never alters an existing run. Progress goes to `log`.
+class RunStore;
+
+/// What a workflow kind hands the runner: the shared settings, the graph, and how its results
+/// are written when every task has finished.
+struct RunPlan {
+    RunSettings settings;
+    TaskGraph graph;
+    /// Writes results.h5 (the path given) from the finished run's store and returns the table
+    /// printed at the end of the log; empty function: no results file.
+    std::function<std::string(const RunStore&, const std::filesystem::path&)> write_results;
+};
+
+/// Runs (or resumes) the graph. Validation happens before the run folder is touched, so a bad
+/// workflow or a missing executable never alters an existing run. Progress goes to `log`.
 /// Writes RUN_DIR/results.h5 when every task finished.
-RunSummary run_workflow(const WorkflowSpec& spec, const RunOptions& options, std::ostream& log);
+RunSummary run_graph(const RunPlan& plan, const RunOptions& options, std::ostream& log);
 
 enum class CancelOutcome { NotRunning, Stopped, StillRunning };
 /// Stops the engine working on `run_dir` (SIGTERM to the process that holds RUN_DIR/.lock; it
@@ -61,8 +78,5 @@ std::string task_folder_name(const std::string& task);
 /// its `process_group` file, if it still exists and still works in that folder (so a recycled
 /// process id is never touched). Used for tasks and for NEB images.
 void stop_orphaned_calculation(const std::filesystem::path& folder);
-
-/// Resumes the run stored in `run_dir` from the workflow copy saved there.
-RunSummary resume_run(const std::filesystem::path& run_dir, const RunOptions& options, std::ostream& log);
 
 }  // namespace interphase::engine

@@ -16,6 +16,7 @@
 #include "common/text.hpp"
 #include "common/yaml_reader.hpp"
 #include "engine/graph.hpp"
+#include "engine/task_kind.hpp"
 
 namespace interphase::engine {
 
@@ -110,20 +111,8 @@ double number_at(const nlohmann::json& output, const std::string& field, const s
 }  // namespace
 
 const std::vector<std::string>* numeric_fields_of(const std::string& kind) {
-    static const std::map<std::string, std::vector<std::string>> known{
-        {kinds::kCalculation, {"energy_eV", "ionic_steps"}},
-        {kinds::kBindingEnergy, {"binding_energy", "mu", "host_energy"}},
-        {kinds::kDeltaE, {"delta_e", "abs_delta_e", "binding_energy_a", "binding_energy_b"}},
-        {kinds::kExpression, {"value"}},
-        {kinds::kAggregate, {"value", "count"}},
-        {kinds::kBuildBulk, {}},
-        {kinds::kBuildSlab, {}},
-        {kinds::kBuildAdsorbate, {}},
-        {kinds::kBuildAtomInBox, {}},
-        {kinds::kFindSites, {}},
-    };
-    const auto it = known.find(kind);
-    return it == known.end() ? nullptr : &it->second;
+    const auto* k = TaskKindRegistry::instance().find(kind);
+    return k && k->numeric_fields ? &*k->numeric_fields : nullptr;
 }
 
 bool is_user_task_kind(const std::string& kind) { return kind == kinds::kExpression || kind == kinds::kAggregate; }
@@ -370,6 +359,28 @@ nlohmann::json run_user_task(const Task& t, const Inputs& in) {
         return out;
     }
     throw InputError(t.name, "kind", fmt::format("'{}' is not a user task kind", t.kind));
+}
+
+}  // namespace interphase::engine
+
+namespace interphase::engine {
+
+TaskKind expression_task_kind() {
+    TaskKind k;
+    k.name = kinds::kExpression;
+    k.description = "a formula (muParser) over numbers produced by other tasks (`tasks:`)";
+    k.run = run_user_task;
+    k.numeric_fields = std::vector<std::string>{"value"};
+    return k;
+}
+
+TaskKind aggregate_task_kind() {
+    TaskKind k;
+    k.name = kinds::kAggregate;
+    k.description = "a statistic of one output field over tasks chosen by name patterns (`tasks:`)";
+    k.run = run_user_task;
+    k.numeric_fields = std::vector<std::string>{"value", "count"};
+    return k;
 }
 
 }  // namespace interphase::engine

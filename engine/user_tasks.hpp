@@ -67,8 +67,13 @@ bool is_user_task_kind(const std::string& kind);
 /// Evaluates an expression or aggregate task from its inputs' outputs.
 nlohmann::json run_user_task(const Task& task, const Inputs& inputs);
 
-/// The numeric output fields a task kind is known to produce; nullptr for kinds whose output is
-/// not known in advance (checked when the task runs). Used for the type check before a run.
+struct TaskKind;
+/// The registry entries of the two kinds (engine/task_kind.cpp registers them).
+TaskKind expression_task_kind();
+TaskKind aggregate_task_kind();
+
+/// The numeric output fields a task kind declares (TaskKind::numeric_fields); nullptr for kinds
+/// that declare none or are unknown (checked when the task runs). The type check before a run.
 const std::vector<std::string>* numeric_fields_of(const std::string& kind);
 
 }  // namespace interphase::engine

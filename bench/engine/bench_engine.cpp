@@ -27,7 +27,8 @@
 #include "cluster/local_executor.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 
 namespace fs = std::filesystem;
 using namespace interphase;
@@ -41,11 +42,11 @@ std::string workflow_yaml(int hosts) { return interphase::bench::emt_hosts_workf
 void workflow_bench(const fs::path& scratch, int hosts) {
     const fs::path wf = scratch / "bench-engine.yaml";
     std::ofstream(wf) << workflow_yaml(hosts);
-    const auto spec = engine::load_workflow(wf);
+    const auto spec = workflows::load_workflow(wf);
     engine::RunOptions opt{scratch / "run", 1, true, {}};
     fs::remove_all(opt.run_dir);
     const auto t0 = std::chrono::steady_clock::now();
-    const auto summary = engine::run_workflow(spec, opt, std::cout);
+    const auto summary = workflows::run_workflow(spec, opt, std::cout);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!summary.ok()) throw std::runtime_error("the benchmark workflow did not finish");
     double in_tasks = 0;

@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 namespace {
 TaskGraph two_tasks() {
     TaskGraph g;
-    g.add({"bulk/Al", kinds::kBuildBulk, {{"phase", "Al"}}, {}});
-    g.add({"Al(111)/slab", kinds::kBuildSlab, {}, {{"bulk", "bulk/Al"}}});
+    g.add({"bulk/Al", "build_bulk", {{"phase", "Al"}}, {}});
+    g.add({"Al(111)/slab", "build_slab", {}, {{"bulk", "bulk/Al"}}});
     return g;
 }
 }  // namespace
@@ -249,7 +249,7 @@ TEST_CASE("a batch commits its state changes together; until then another reader
     CHECK(store.in_batch());
     store.mark_running("bulk/Al", "h1");
     store.mark_done("bulk/Al", "h1", {{"x", 1}}, 0.5, false);
-    store.add_tasks({{"Al(111)/sites", kinds::kFindSites, {}, {{"slab", "Al(111)/slab"}}}});
+    store.add_tasks({{"Al(111)/sites", "find_sites", {}, {{"slab", "Al(111)/slab"}}}});
     {
         RunStore reader(dir);  // another connection, as after a crash: the batch is invisible
         CHECK(reader.task("bulk/Al")->state == state::kPending);

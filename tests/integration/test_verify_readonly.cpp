@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 #include "test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -208,7 +209,7 @@ TEST_CASE("a resume killed right after it starts still shows every result") {
     // What a resume does first, then stops (deterministic): every task keeps its state.
     {
         engine::RunStore store(dir / "run");
-        store.sync(engine::expand_workflow(engine::load_workflow(dir / "wf.yaml")));
+        store.sync(workflows::expand_workflow(workflows::load_workflow(dir / "wf.yaml")));
     }
     auto [rc2, after_sync] = cli(dir, "results --json run");
     CHECK(rc2 == 0);

@@ -13,10 +13,13 @@
 #include "cluster/local_executor.hpp"
 #include "common/errors.hpp"
 #include "engine/drivers/relax.hpp"
-#include "engine/neb_task.hpp"
+#include "engine/force_providers.hpp"
+#include "workflows/binding_energy/names.hpp"
+#include "workflows/neb/neb_tasks.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 #include "plugins/builtin/emt.hpp"
 #include "structures/io.hpp"
 #include "structures/prototypes.hpp"
@@ -26,6 +29,7 @@
 namespace fs = std::filesystem;
 using namespace interphase;
 using namespace interphase::engine;
+using namespace interphase::workflows;
 
 namespace {
 

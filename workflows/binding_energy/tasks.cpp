@@ -1,40 +1,26 @@
-#include "engine/task_kinds.hpp"
-#include "engine/user_tasks.hpp"
+#include "workflows/binding_energy/tasks.hpp"
 
 #include <fmt/format.h>
+#include <functional>
 #include <limits>
+#include <optional>
 
 #include "common/errors.hpp"
-#include "engine/neb_task.hpp"
+#include "workflows/binding_energy/names.hpp"
 #include "structures/prototypes.hpp"
 #include "structures/sites.hpp"
 #include "structures/slab.hpp"
 
-namespace interphase::engine {
+namespace interphase::workflows::binding_energy {
+
+using engine::Inputs;
+using engine::Task;
+using engine::output_structure;
+using engine::task_input;
 
 namespace st = interphase::structures;
 
-const nlohmann::json& task_input(const Inputs& inputs, const std::string& role, const Task& task) {
-    auto it = inputs.find(role);
-    if (it == inputs.end()) throw Error(fmt::format("task '{}' is missing its input '{}'", task.name, role));
-    return it->second;
-}
-
-st::Structure output_structure(const nlohmann::json& output, const std::string& what) {
-    if (!output.contains("structure")) throw Error(what + " produced no structure");
-    return st::structure_from_json(output.at("structure"), what);
-}
-
 namespace {
-
-nlohmann::json build_bulk(const Task& t) {
-    if (t.params.contains("phase")) {
-        auto s = st::build_bulk(t.params.at("phase").get<std::string>());
-        return {{"structure", st::to_json(s)}, {"formula", s.formula()}};
-    }
-    auto s = st::structure_from_json(t.params.at("structure"), t.params.value("source", t.name));
-    return {{"structure", st::to_json(s)}, {"formula", s.formula()}};
-}
 
 nlohmann::json build_slab(const Task& t, const Inputs& in) {
     const auto bulk = output_structure(task_input(in, "bulk", t), t.name);
@@ -142,25 +128,54 @@ nlohmann::json binding_energy(const nlohmann::json& params, const Inputs& in) {
         if (eb < best) { best = eb; best_site = role.substr(5); }
     }
     if (sites.empty()) throw Error("binding energy without any adsorption site");
-    return {{"host", params.at("host")},  {"adsorbate", ads},    {"reference", params.at("reference")},
+    nlohmann::json out{{"host", params.at("host")},  {"adsorbate", ads},    {"reference", params.at("reference")},
             {"mu", mu},                   {"host_energy", e_host}, {"sites", sites},
             {"binding_energy", best},     {"best_site", best_site}};
+    if (params.contains("host_kind")) out["host_kind"] = params.at("host_kind");
+    return out;
 }
 
-bool runs_in_process(const std::string& kind) { return kind != kinds::kCalculation && kind != kinds::kNeb; }
-
-nlohmann::json run_in_process(const Task& t, const Inputs& in) {
-    if (t.kind == kinds::kBuildBulk) return build_bulk(t);
-    if (t.kind == kinds::kBuildSlab) return build_slab(t, in);
-    if (t.kind == kinds::kBuildAdsorbate) return build_adsorbate(t, in);
-    if (t.kind == kinds::kBuildAtomInBox) return build_atom_in_box(t);
-    if (t.kind == kinds::kFindSites) return find_sites(t, in);
-    if (t.kind == kinds::kBuildHopEndpoint) return build_hop_endpoint(t, in);
-    if (t.kind == kinds::kBuildNebPath) return build_neb_path(t, in);
-    if (t.kind == kinds::kBindingEnergy) return binding_energy(t.params, in);
-    if (t.kind == kinds::kDeltaE) return delta_e(t, in);
-    if (is_user_task_kind(t.kind)) return run_user_task(t, in);
-    throw InputError(t.name, "kind", fmt::format("unknown task kind '{}'", t.kind));
+std::vector<engine::TaskKind> task_kinds() {
+    using engine::TaskKind;
+    auto in_process = [](const char* name, const char* description,
+                         std::function<nlohmann::json(const Task&, const Inputs&)> run,
+                         std::optional<std::vector<std::string>> numeric) {
+        TaskKind k;
+        k.name = name;
+        k.description = description;
+        k.run = std::move(run);
+        k.numeric_fields = std::move(numeric);
+        return k;
+    };
+    using fields = std::vector<std::string>;
+    std::vector<TaskKind> all{
+        in_process(kinds::kBuildSlab, "a slab cut from a bulk crystal (Miller index, layers, vacuum, termination)",
+                   build_slab, fields{}),
+        in_process(kinds::kBuildAdsorbate, "the adsorbate on one symmetry-unique site of a relaxed host", build_adsorbate,
+                   fields{}),
+        in_process(kinds::kBuildAtomInBox, "the free adsorbate atom in a box (the isolated-atom reference)",
+                   [](const Task& t, const Inputs&) { return build_atom_in_box(t); }, fields{}),
+        in_process(kinds::kBindingEnergy, "E_b = E(X + ad) − E(X) − μ per site, the lowest kept",
+                   [](const Task& t, const Inputs& in) { return binding_energy(t.params, in); },
+                   fields{"binding_energy", "mu", "host_energy"}),
+        in_process(kinds::kDeltaE, "ΔE = E_b(A) − E_b(B) of a pair of hosts", delta_e,
+                   fields{"delta_e", "abs_delta_e", "binding_energy_a", "binding_energy_b"}),
+        in_process(kinds::kBuildHopEndpoint, "one end point of an adsorbate hop on a relaxed slab", build_hop_endpoint,
+                   std::nullopt),
+    };
+    all[3].done_line = [](const Task&, const nlohmann::json& out) {
+        return fmt::format("E_b = {:.3f} eV ({})", out.at("binding_energy").get<double>(), out.at("best_site").get<std::string>());
+    };
+    all[4].done_line = [](const Task&, const nlohmann::json& out) {
+        return fmt::format("ΔE = {:.3f} eV", out.at("delta_e").get<double>());
+    };
+    auto finder = in_process(kinds::kFindSites, "the symmetry-unique adsorption sites of a relaxed slab; grows the graph",
+                             find_sites, fields{});
+    finder.grow = grow_sites;
+    all.push_back(std::move(finder));
+    for (auto& k : bulk_task_kinds()) all.push_back(std::move(k));
+    for (auto& k : interface_task_kinds()) all.push_back(std::move(k));
+    return all;
 }
 
-}  // namespace interphase::engine
+}  // namespace interphase::workflows::binding_energy

@@ -5,11 +5,13 @@
 #include <fstream>
 
 #include "common/errors.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
 using namespace interphase::engine;
+using namespace interphase::workflows;
 
 namespace {
 const char* kValid = R"(name: demo

@@ -1,4 +1,4 @@
-#include "engine/results.hpp"
+#include "workflows/results.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -14,9 +14,14 @@
 #include "engine/graph.hpp"
 #include "engine/store.hpp"
 #include "engine/user_tasks.hpp"
+#include "workflows/binding_energy/names.hpp"
+#include "workflows/neb/neb_tasks.hpp"
 #include "structures/structure.hpp"
 
-namespace interphase::engine {
+namespace interphase::workflows {
+
+using namespace interphase::engine;  // the store, HDF5 and the task states
+namespace kinds = binding_energy::kinds;
 
 namespace {
 
@@ -47,7 +52,7 @@ RunResults collect_results(const RunStore& store) {
     for (const auto& t : store.tasks()) {
         r.tasks.push_back({t.name, t.kind, t.hash, t.state, t.reused, t.reused_from, t.wall_seconds});
         if (t.state != state::kDone) continue;
-        if (t.kind == kinds::kCalculation && r.code_version.empty())
+        if (t.kind == engine::kinds::kCalculation && r.code_version.empty())
             if (auto out = store.output_of(t.name)) r.code_version = out->value("code_version", "");
         if (t.kind == kinds::kBindingEnergy) {
             const auto out = store.output_of(t.name).value();
@@ -63,16 +68,18 @@ RunResults collect_results(const RunStore& store) {
                 h.sites.push_back({s.at("site").get<std::string>(), s.at("total_energy").get<double>(),
                                    s.at("binding_energy").get<double>(), s.value("geometry_converged", false)});
             // Structures by the task names of docs/workflow.md.
-            if (auto slab = store.output_of(h.host + "/slab")) h.slab_info = slab->at("structure").value("info", nlohmann::json::object());
-            if (auto host = store.output_of(h.host + "/slab/relax")) h.relaxed_host = host->at("structure");
-            if (auto best = store.output_of(fmt::format("{}/{}+{}/relax", h.host, h.best_site, h.adsorbate)))
+            h.kind = out.value("host_kind", "surface");
+            const std::string built = h.kind == "bulk" ? binding_energy::names::supercell(h.host) : binding_energy::names::slab(h.host);
+            if (auto slab = store.output_of(built)) h.slab_info = slab->at("structure").value("info", nlohmann::json::object());
+            if (auto host = store.output_of(binding_energy::names::relax(built))) h.relaxed_host = host->at("structure");
+            if (auto best = store.output_of(binding_energy::names::relax(binding_energy::names::site(h.host, h.best_site, h.adsorbate))))
                 h.relaxed_best = best->at("structure");
             r.hosts.push_back(std::move(h));
         }
         if (is_user_task_kind(t.kind)) {
             const auto out = store.output_of(t.name).value();
             UserValue v{t.name, t.kind, out.at("value").get<double>(), out.value("unit", ""), "", ""};
-            if (t.kind == kinds::kExpression) {
+            if (t.kind == engine::kinds::kExpression) {
                 v.definition = out.at("expression").get<std::string>();
                 v.detail = out.at("variables").dump();
             } else {
@@ -83,7 +90,7 @@ RunResults collect_results(const RunStore& store) {
             }
             r.user_values.push_back(std::move(v));
         }
-        if (t.kind == kinds::kNeb) {
+        if (t.kind == neb::kNeb) {
             const auto out = store.output_of(t.name).value();
             HopResult h;
             h.task = t.name;
@@ -173,6 +180,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         for (const auto& h : r.hosts) {
             auto g = be.create_group(h.host);
             g.set_attribute("adsorbate", h.adsorbate);
+            g.set_attribute("host_kind", h.kind);
             g.set_attribute("reference", h.reference);
             g.set_attribute("mu", h.mu);
             g.set_attribute("host_energy", h.host_energy);
@@ -385,4 +393,4 @@ nlohmann::json results_json(const RunResults& r) {
             {"user_tasks", user}, {"hops", hops}};
 }
 
-}  // namespace interphase::engine
+}  // namespace interphase::workflows

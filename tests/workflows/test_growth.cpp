@@ -6,12 +6,16 @@
 #include <set>
 
 #include "common/errors.hpp"
-#include "engine/growth.hpp"
-#include "engine/task_kinds.hpp"
-#include "engine/workflow.hpp"
+#include "engine/task_kind.hpp"
+#include "workflows/binding_energy/names.hpp"
+#include "workflows/binding_energy/tasks.hpp"
+#include "workflows/structure_tasks.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 
 using namespace interphase;
 using namespace interphase::engine;
+using namespace interphase::workflows;
 
 namespace {
 const char* kAllSites = R"(name: grow

@@ -10,8 +10,12 @@
 #include <vector>
 
 namespace interphase::engine {
-
 class RunStore;
+}
+
+namespace interphase::workflows {
+
+using engine::RunStore;
 
 struct SiteResult {
     std::string site;
@@ -22,10 +26,11 @@ struct SiteResult {
 
 struct HostResult {
     std::string host;            ///< e.g. "Al(111)"
+    std::string kind = "surface";  ///< "surface" | "bulk" (binding_energy::HostKind)
     std::string adsorbate;
     std::string reference;       ///< "isolated_atom" | "bulk"
     double mu = 0;               ///< eV per adsorbate atom of the reference
-    double host_energy = 0;      ///< eV, relaxed clean slab
+    double host_energy = 0;      ///< eV, relaxed clean host (slab or bulk supercell)
     double binding_energy = 0;   ///< eV, lowest over sites
     std::string best_site;
     std::vector<SiteResult> sites;
@@ -101,4 +106,4 @@ std::string format_table(const RunResults& results);
 std::string format_csv(const RunResults& results);
 nlohmann::json results_json(const RunResults& results);
 
-}  // namespace interphase::engine
+}  // namespace interphase::workflows

@@ -12,12 +12,14 @@
 #include "common/text.hpp"
 #include "cluster/profile.hpp"
 #include "common/yaml_reader.hpp"
-#include "engine/results.hpp"
+#include "workflows/results.hpp"
 #include "engine/runner.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 
 using namespace interphase;
 using namespace interphase::engine;
+using namespace interphase::workflows;
 
 namespace {
 

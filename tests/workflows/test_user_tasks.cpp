@@ -8,14 +8,16 @@
 #include <sstream>
 
 #include "common/errors.hpp"
-#include "engine/results.hpp"
+#include "workflows/results.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
-#include "engine/workflow.hpp"
+#include "workflows/run.hpp"
+#include "workflows/workflow_file.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
 using namespace interphase::engine;
+using namespace interphase::workflows;
 
 namespace {
 

@@ -1,0 +1,65 @@
+// `workflow: binding_energy`: the Li (adsorbate) binding energy of every host, ΔE of host pairs,
+// and migration hops on hosts by CI-NEB. Keys: adsorbate, reference, reference_box, hosts,
+// pairs, hops (docs/workflow.md); task names in names.hpp, task kinds in tasks.hpp.
+#pragma once
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "workflows/neb/band.hpp"
+#include "workflows/workflow_kind.hpp"
+
+namespace interphase::workflows::binding_energy {
+
+/// What a host is: a slab (the adsorbate on its top face), a bulk supercell (the adsorbate at
+/// interstitial sites), an A|B heterointerface, a molecule in a box.
+enum class HostKind { Surface, Bulk };
+const char* to_string(HostKind k);
+
+/// One host on (or in) which the adsorbate's binding energy is computed.
+struct HostSpec {
+    std::string name;                     ///< unique label, e.g. "Al(111)"
+    HostKind kind = HostKind::Surface;
+    std::optional<std::string> phase;     ///< a built-in prototype...
+    nlohmann::json bulk_structure;        ///< ...or a structure read from `structure:` (JSON form)
+    std::string bulk_source;              ///< prototype name or file path (provenance)
+    std::array<int, 3> miller{1, 1, 1};
+    int layers = 3;
+    double vacuum = 10.0;
+    std::array<int, 2> supercell{1, 1};
+    int fix_bottom_layers = 1;
+    double fix_bottom = 0.0;
+    std::optional<std::string> termination;  ///< top species ("S") or index ("0")
+    std::vector<std::string> sites{"hollow"};  ///< surface: site kinds; bulk: "i1", "i2", ...; or {"all"}
+    // bulk
+    std::optional<std::array<int, 3>> repeat;  ///< `supercell: [a, b, c]`; else chosen for min_image_distance
+    double min_image_distance = 8.0;      ///< Å, adsorbate to its nearest periodic image
+    double site_min_distance = 1.5;       ///< Å, interstitial sites closer than this to an atom are dropped
+};
+
+/// A migration hop (`hops:`): the adsorbate moves on `host` from site `from` to the nearest copy
+/// of site `to`; both end points are relaxed, then CI-NEB runs on the band between them.
+struct HopSpec : neb::BandSettings {
+    std::string host;
+    std::string from, to;                 ///< site names as the site finder gives them
+    std::string id() const { return from + "-" + to; }
+};
+
+enum class Reference { IsolatedAtom, BulkMetal };
+const char* to_string(Reference r);
+
+struct Spec : KindSpec {
+    std::string adsorbate = "Li";
+    Reference reference = Reference::IsolatedAtom;
+    double reference_box = 10.0;          ///< Å, cubic box of the isolated atom
+    std::vector<HostSpec> hosts;
+    std::vector<std::array<std::string, 2>> pairs;
+    std::vector<HopSpec> hops;            ///< NEB hops (after the binding energies)
+};
+
+WorkflowKind workflow_kind();
+
+}  // namespace interphase::workflows::binding_energy

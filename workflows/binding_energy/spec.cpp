@@ -1,0 +1,307 @@
+// Reading `workflow: binding_energy`: hosts, sites, reference, pairs, hops.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <set>
+
+#include "common/errors.hpp"
+#include "engine/graph.hpp"
+#include "structures/elements.hpp"
+#include "structures/lattice_tools.hpp"
+#include "structures/neb_path.hpp"
+#include "structures/prototypes.hpp"
+#include "workflows/binding_energy/binding_energy.hpp"
+#include "workflows/binding_energy/names.hpp"
+#include "workflows/binding_energy/tasks.hpp"
+
+namespace interphase::workflows::binding_energy {
+
+using engine::kMaxNameBytes;
+
+const char* to_string(Reference r) { return r == Reference::BulkMetal ? "bulk" : "isolated_atom"; }
+const char* to_string(HostKind k) { return k == HostKind::Bulk ? "bulk" : "surface"; }
+
+namespace {
+
+// `phase:` (a built-in prototype) or `structure:` (a file): the crystal a host is made of.
+void read_crystal(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files,
+                  HostSpec& host) {
+    if (h["phase"] && h["structure"]) r.fail(h, p, "give either 'phase' or 'structure', not both");
+    if (h["phase"]) {
+        const auto name = r.str(h["phase"], p + ".phase");
+        try {
+            host.phase = structures::prototype(name).name;
+        } catch (const InputError& e) {
+            const auto why = structures::not_shipped_reason(name);
+            r.fail(h["phase"], p + ".phase",
+                   why ? *why : text::unknown_name_message("phase", name, structures::prototype_names()));
+        }
+        host.bulk_source = *host.phase;
+    } else if (h["structure"]) {
+        host.bulk_structure = read_structure_file(r, h["structure"], p + ".structure", files, host.bulk_source);
+    } else {
+        r.fail(h, p, "needs 'phase' (a built-in prototype) or 'structure' (a file)");
+    }
+}
+
+// A host's name becomes task names, folders and an HDF5 group.
+void check_host_name(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const std::string& name) {
+    check_name(r, h["name"] ? h["name"] : h, p + ".name", name);
+    if (name.find_first_of("/|\\") != std::string::npos)
+        r.fail(h["name"] ? h["name"] : h, p + ".name", fmt::format("'{}' must not contain '/', '\\' or '|'", name));
+    // A host is an HDF5 group beside the datasets of /binding_energy and /neb (docs/results-hdf5.md).
+    static const std::vector<std::string> reserved{".",         "..",     "host",          "binding_energy", "best_site",
+                                                   "reference", "task",   "hop",           "forward_barrier",
+                                                   "reverse_barrier",     "saddle_index",  "converged", "band"};
+    if (std::find(reserved.begin(), reserved.end(), name) != reserved.end())
+        r.fail(h["name"] ? h["name"] : h, p + ".name",
+               fmt::format("'{}' is reserved (a dataset of results.h5 has that name); choose another host name", name));
+}
+
+// The crystal of a host as a Structure, at parse time (prototypes are built, files were read).
+structures::Structure crystal_of(const HostSpec& host) {
+    return host.phase ? structures::build_bulk(*host.phase) : structures::structure_from_json(host.bulk_structure, host.bulk_source);
+}
+
+// `kind: bulk`: the adsorbate at the symmetry-unique interstitial sites of a bulk supercell.
+HostSpec read_bulk_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
+    r.only_keys(h, p, {"name", "kind", "phase", "structure", "supercell", "min_image_distance", "min_distance", "sites"});
+    HostSpec host;
+    host.kind = HostKind::Bulk;
+    read_crystal(r, h, p, files, host);
+    const std::string bulk_label = host.phase ? *host.phase : std::filesystem::path(host.bulk_source).stem().string();
+    host.name = h["name"] ? r.str(h["name"], p + ".name") : bulk_label + "-bulk";
+    check_host_name(r, h, p, host.name);
+    if (h["min_image_distance"]) {
+        host.min_image_distance = r.number(h["min_image_distance"], p + ".min_image_distance");
+        if (host.min_image_distance <= 0 || host.min_image_distance > 30)
+            r.fail(h["min_image_distance"], p + ".min_image_distance", "must be between 0 and 30 Å");
+    }
+    if (h["min_distance"]) {
+        host.site_min_distance = r.number(h["min_distance"], p + ".min_distance");
+        if (host.site_min_distance <= 0 || host.site_min_distance > 4)
+            r.fail(h["min_distance"], p + ".min_distance", "must be between 0 and 4 Å");
+    }
+    const auto crystal = crystal_of(host);
+    if (const auto& n = h["supercell"]) {
+        if (!n.IsSequence() || n.size() != 3) r.fail(n, p + ".supercell", "must be [a, b, c] (repeats of the bulk cell)");
+        std::array<int, 3> rep{};
+        for (std::size_t k = 0; k < 3; ++k) {
+            rep[k] = r.integer(n[k], p + ".supercell");
+            if (rep[k] < 1 || rep[k] > 20) r.fail(n[k], p + ".supercell", "entries must be 1..20");
+        }
+        // The adsorbate must not see its own periodic image closer than min_image_distance.
+        const double d = structures::min_image_distance(structures::repeat_cell(crystal, rep));
+        if (d < host.min_image_distance - 1e-9)
+            r.fail(n, p + ".supercell",
+                   fmt::format("the {}x{}x{} supercell of {} puts periodic images {:.2f} Å apart, less than "
+                               "min_image_distance {:.2f} Å; use a larger supercell (or omit it: {} is chosen for you)",
+                               rep[0], rep[1], rep[2], bulk_label, d, host.min_image_distance,
+                               fmt::join(structures::supercell_for_min_image_distance(crystal, host.min_image_distance), "x")));
+        host.repeat = rep;
+    } else {
+        try {
+            host.repeat = structures::supercell_for_min_image_distance(crystal, host.min_image_distance);
+        } catch (const InputError& e) {
+            r.fail(h["min_image_distance"] ? h["min_image_distance"] : h, p + ".min_image_distance", e.what());
+        }
+    }
+    host.sites = {"all"};
+    if (h["sites"] && !(h["sites"].IsScalar() && h["sites"].Scalar() == "all")) {
+        const auto& n = h["sites"];
+        if (!n.IsSequence() || n.size() == 0)
+            r.fail(n, p + ".sites", "must be `all` or a non-empty list of interstitial site names (i1, i2, ...)");
+        host.sites.clear();
+        for (const auto& x : n) {
+            const auto name = r.str(x, p + ".sites");
+            if (name.size() < 2 || name[0] != 'i' || name.find_first_not_of("0123456789", 1) != std::string::npos)
+                r.fail(x, p + ".sites",
+                       fmt::format("'{}' is not an interstitial site name: the site finder names them i1, i2, ... by "
+                                   "decreasing size (`interphase build sites --kind interstitial` lists them)", name));
+            if (std::find(host.sites.begin(), host.sites.end(), name) != host.sites.end())
+                r.fail(x, p + ".sites", fmt::format("site '{}' listed twice", name));
+            host.sites.push_back(name);
+        }
+    }
+    return host;
+}
+
+HostSpec read_host(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const InputFiles& files) {
+    const std::string p = fmt::format("hosts[{}]", i);
+    if (h.IsMap() && h["kind"]) {
+        const auto kind = r.str(h["kind"], p + ".kind");
+        static const std::vector<std::string> kinds{"surface", "bulk"};
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
+            r.fail(h["kind"], p + ".kind", text::unknown_name_message("host kind", kind, kinds));
+        if (kind == "bulk") return read_bulk_host(r, h, p, files);
+    }
+    r.only_keys(h, p, {"name", "kind", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
+                       "fix_bottom", "termination", "sites"});
+    HostSpec host;
+    read_crystal(r, h, p, files, host);
+    if (h["miller"]) host.miller = read_miller(r, h["miller"], p + ".miller");
+    const std::string bulk_label = host.phase ? *host.phase : std::filesystem::path(host.bulk_source).stem().string();
+    host.name = h["name"] ? r.str(h["name"], p + ".name")
+                          : fmt::format("{}({}{}{})", bulk_label, host.miller[0], host.miller[1], host.miller[2]);
+    check_host_name(r, h, p, host.name);
+    if (h["layers"]) {
+        host.layers = r.integer(h["layers"], p + ".layers");
+        if (host.layers < 1 || host.layers > 50) r.fail(h["layers"], p + ".layers", "must be between 1 and 50");
+    }
+    if (h["vacuum"]) {
+        host.vacuum = r.number(h["vacuum"], p + ".vacuum");
+        if (host.vacuum < 5 || host.vacuum > 100) r.fail(h["vacuum"], p + ".vacuum", "must be between 5 and 100 Å");
+    }
+    if (h["supercell"]) {
+        const auto& n = h["supercell"];
+        if (!n.IsSequence() || n.size() != 2) r.fail(n, p + ".supercell", "must be [na, nb]");
+        for (std::size_t k = 0; k < 2; ++k) {
+            host.supercell[k] = r.integer(n[k], p + ".supercell");
+            if (host.supercell[k] < 1 || host.supercell[k] > 20) r.fail(n[k], p + ".supercell", "entries must be 1..20");
+        }
+    }
+    if (h["fix_bottom_layers"]) {
+        host.fix_bottom_layers = r.integer(h["fix_bottom_layers"], p + ".fix_bottom_layers");
+        if (host.fix_bottom_layers < 0) r.fail(h["fix_bottom_layers"], p + ".fix_bottom_layers", "must be >= 0");
+    }
+    if (h["fix_bottom"]) {
+        host.fix_bottom = r.number(h["fix_bottom"], p + ".fix_bottom");
+        if (host.fix_bottom < 0) r.fail(h["fix_bottom"], p + ".fix_bottom", "must be >= 0 Å");
+    }
+    if (h["termination"]) host.termination = r.str(h["termination"], p + ".termination");
+    if (h["sites"] && h["sites"].IsScalar() && h["sites"].Scalar() == "all") {
+        // Every symmetry-unique site, found at run time on the relaxed slab (the graph grows).
+        host.sites = {"all"};
+    } else if (h["sites"]) {
+        const auto& n = h["sites"];
+        if (!n.IsSequence() || n.size() == 0)
+            r.fail(n, p + ".sites", "must be `all` or a non-empty list of site names");
+        host.sites.clear();
+        static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "4fold_hollow", "bridge", "top"};
+        for (const auto& s : n) {
+            const auto name = r.str(s, p + ".sites");
+            const auto base_name = name.substr(0, name.find_last_not_of("0123456789_") + 1);
+            if (std::find(kinds.begin(), kinds.end(), base_name) == kinds.end())
+                r.fail(s, p + ".sites", text::unknown_name_message("site", name, kinds));
+            if (std::find(host.sites.begin(), host.sites.end(), name) != host.sites.end())
+                r.fail(s, p + ".sites", fmt::format("site '{}' listed twice", name));
+            host.sites.push_back(name);
+        }
+    }
+    return host;
+}
+
+// Site names of the adsorption site finder (structures/sites.hpp), with "_2"... suffixes.
+void check_site_name(const WorkflowReader& r, const YAML::Node& n, const std::string& field, const std::string& name) {
+    static const std::vector<std::string> kinds{"hollow", "fcc_hollow", "hcp_hollow", "4fold_hollow", "bridge", "top"};
+    const auto base_name = name.substr(0, name.find_last_not_of("0123456789_") + 1);
+    if (std::find(kinds.begin(), kinds.end(), base_name) == kinds.end())
+        r.fail(n, field, text::unknown_name_message("site", name, kinds));
+}
+
+HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const std::vector<HostSpec>& hosts) {
+    const std::string p = fmt::format("hops[{}]", i);
+    std::vector<std::string> keys{"host", "from", "to"};
+    keys.insert(keys.end(), neb::band_keys().begin(), neb::band_keys().end());
+    r.only_keys(h, p, keys);
+    HopSpec hop;
+    for (const char* k : {"host", "from", "to"})
+        if (!h[k]) r.fail(h, p + "." + k, "is required (a hop is {host: NAME, from: SITE, to: SITE, images: N})");
+    hop.host = r.str(h["host"], p + ".host");
+    std::vector<std::string> names;
+    bool known = false;
+    for (const auto& x : hosts) {
+        names.push_back(x.name);
+        known = known || x.name == hop.host;
+    }
+    if (!known) r.fail(h["host"], p + ".host", text::unknown_name_message("host", hop.host, names));
+    hop.from = r.str(h["from"], p + ".from");
+    hop.to = r.str(h["to"], p + ".to");
+    check_site_name(r, h["from"], p + ".from", hop.from);
+    check_site_name(r, h["to"], p + ".to", hop.to);
+    neb::read_band_settings(r, h, p, hop);
+    return hop;
+}
+
+std::shared_ptr<const KindSpec> read(const WorkflowReader& r, const YAML::Node& root, const InputFiles& files,
+                                     WorkflowSpec& spec) {
+    auto shared = std::make_shared<Spec>();
+    Spec& be = *shared;
+    if (root["adsorbate"]) {
+        be.adsorbate = r.str(root["adsorbate"], "adsorbate");
+        try {
+            structures::element(be.adsorbate);
+        } catch (const Error&) {
+            r.fail(root["adsorbate"], "adsorbate", fmt::format("'{}' is not a chemical element", be.adsorbate));
+        }
+    }
+    if (root["reference"]) {
+        const auto ref = r.str(root["reference"], "reference");
+        if (ref == "isolated_atom") be.reference = Reference::IsolatedAtom;
+        else if (ref == "bulk") be.reference = Reference::BulkMetal;
+        else r.fail(root["reference"], "reference", text::unknown_name_message("reference", ref, {"isolated_atom", "bulk"}));
+    }
+    if (be.reference == Reference::BulkMetal) {
+        try {
+            structures::prototype(be.adsorbate);
+        } catch (const InputError&) {
+            r.fail(root["reference"], "reference",
+                   fmt::format("no built-in prototype for bulk {} (needed for reference: bulk)", be.adsorbate));
+        }
+    }
+    if (root["reference_box"]) {
+        be.reference_box = r.number(root["reference_box"], "reference_box");
+        if (be.reference_box < 5 || be.reference_box > 40) r.fail(root["reference_box"], "reference_box", "must be 5..40 Å");
+    }
+
+    if (!root["hosts"] || !root["hosts"].IsSequence() || root["hosts"].size() == 0)
+        r.fail(root["hosts"] ? root["hosts"] : root, "hosts", "must be a non-empty list of host surfaces");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < root["hosts"].size(); ++i) {
+        auto host = read_host(r, root["hosts"][i], i, files);
+        if (!names.insert(host.name).second)
+            r.fail(root["hosts"][i], fmt::format("hosts[{}].name", i), fmt::format("host name '{}' used twice", host.name));
+        be.hosts.push_back(std::move(host));
+    }
+    if (root["pairs"]) {
+        const auto& pairs = root["pairs"];
+        if (!pairs.IsSequence()) r.fail(pairs, "pairs", "must be a list of [A, B] host names");
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+            const auto& pr = pairs[i];
+            const std::string f = fmt::format("pairs[{}]", i);
+            if (!pr.IsSequence() || pr.size() != 2) r.fail(pr, f, "must be [A, B]");
+            std::array<std::string, 2> ab{r.str(pr[0], f), r.str(pr[1], f)};
+            for (std::size_t k = 0; k < 2; ++k)
+                if (!names.count(ab[k]))
+                    r.fail(pr[k], f, text::unknown_name_message("host", ab[k], {names.begin(), names.end()}));
+            if (ab[0] == ab[1]) r.fail(pr, f, "a pair needs two different hosts");
+            for (std::size_t k = 0; k < be.pairs.size(); ++k)
+                if ((be.pairs[k][0] == ab[0] && be.pairs[k][1] == ab[1]) ||
+                    (be.pairs[k][0] == ab[1] && be.pairs[k][1] == ab[0]))
+                    r.fail(pr, f, fmt::format("the pair {}|{} is already pairs[{}]", ab[0], ab[1], k));
+            be.pairs.push_back(ab);
+        }
+    }
+    if (const auto& hops = root["hops"]) {
+        if (!hops.IsSequence()) r.fail(hops, "hops", "must be a list of {host, from, to, images, ...} hops");
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < hops.size(); ++i) {
+            auto hop = read_hop(r, hops[i], i, be.hosts);
+            if (!seen.insert(hop.host + "/" + hop.id()).second)
+                r.fail(hops[i], fmt::format("hops[{}]", i), fmt::format("hop {} on {} listed twice", hop.id(), hop.host));
+            be.hops.push_back(std::move(hop));
+        }
+    }
+    spec.metadata["reference"] = to_string(be.reference);
+    return shared;
+}
+
+}  // namespace
+
+engine::TaskGraph expand(const WorkflowSpec& spec);
+
+WorkflowKind workflow_kind() {
+    return {"binding_energy", "adsorbate binding energies of hosts, ΔE of pairs, migration hops by CI-NEB",
+            {"adsorbate", "reference", "reference_box", "hosts", "pairs", "hops"}, read, expand, task_kinds};
+}
+
+}  // namespace interphase::workflows::binding_energy

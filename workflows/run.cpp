@@ -1,0 +1,55 @@
+#include "workflows/run.hpp"
+
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "engine/store.hpp"
+#include "workflows/results.hpp"
+
+namespace interphase::workflows {
+
+namespace fs = std::filesystem;
+
+fs::path default_run_dir(const WorkflowSpec& spec) { return engine::default_run_dir(spec.name); }
+
+engine::RunPlan plan_of(const WorkflowSpec& spec) {
+    return {spec, expand_workflow(spec), [](const engine::RunStore& store, const fs::path& results_h5) {
+                const auto results = collect_results(store);
+                write_results_h5(results_h5, results);
+                return format_table(results);
+            }};
+}
+
+engine::RunSummary run_workflow(const WorkflowSpec& spec, const engine::RunOptions& options, std::ostream& log) {
+    return engine::run_graph(plan_of(spec), options, log);
+}
+
+engine::RunSummary resume_run(const fs::path& run_dir, const engine::RunOptions& options, std::ostream& log) {
+    if (!engine::RunStore::exists(run_dir))
+        throw InputError(run_dir.string(), "", "not an Interphase run folder (no state.sqlite)");
+    std::string source;
+    {
+        engine::RunStore store(run_dir);
+        source = store.meta("workflow_source").value_or((run_dir / "workflow.yaml").string());
+    }
+    const fs::path copy = run_dir / "workflow.yaml";
+    std::ifstream in(copy);
+    if (!in) throw InputError(run_dir.string(), "", "the run folder has no workflow.yaml copy to resume from");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().empty())
+        throw InputError(copy.string(), "", fmt::format("the run folder's copy of the workflow ({}) is empty", source));
+    WorkflowSpec spec;
+    try {
+        spec = parse_workflow(ss.str(), source, run_dir / "inputs");
+    } catch (const Error& e) {
+        throw InputError(copy.string(), "", fmt::format("the run folder's copy of {} does not load: {}", source, e.what()));
+    }
+    engine::RunOptions opt = options;
+    opt.run_dir = fs::absolute(run_dir).lexically_normal();
+    return engine::run_graph(plan_of(spec), opt, log);
+}
+
+}  // namespace interphase::workflows
