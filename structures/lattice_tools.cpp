@@ -139,8 +139,10 @@ double shortest_lattice_vector(const Eigen::Matrix3d& L, const std::array<bool, 
     Eigen::MatrixXd B(m, 3);
     for (std::size_t i = 0; i < m; ++i) B.row(static_cast<Eigen::Index>(i)) = basis[i].transpose();
     const Eigen::MatrixXd G = B * B.transpose();
-    const double scale = G.diagonal().maxCoeff();
-    if (!std::isfinite(scale) || !(G.determinant() > 1e-20 * std::pow(scale, static_cast<double>(m))))
+    // det G is the squared volume of the periodic cell; relative to the product of the squared
+    // lengths it is sin² of the angles, zero (to round-off) for dependent vectors.
+    const double lengths = G.diagonal().prod();
+    if (!std::isfinite(lengths) || !(G.determinant() > 1e-12 * lengths))
         throw StructureError("the lattice is singular: its periodic cell vectors are linearly dependent");
     basis = lll_reduced(basis);
     for (std::size_t i = 0; i < m; ++i) B.row(static_cast<Eigen::Index>(i)) = basis[i].transpose();

@@ -128,6 +128,7 @@ TEST_CASE("interface hop: Au from inside Al to inside Cu across Al(111)|Cu(111),
     InterfaceHopOptions o;
     o.species = "Au";
     const auto h = interface_hop(iface, o);
+    MESSAGE(iface.formula() << ", " << gap_sites_a << " side-A sites in the gap; " << h.description);
     REQUIRE(h.initial.size() == iface.size() + 1);
     REQUIRE(h.moving_atom == iface.size());
     CHECK(h.kind == "interface");
