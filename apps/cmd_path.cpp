@@ -12,6 +12,7 @@
 #include "common/errors.hpp"
 #include "common/files.hpp"
 #include "common/text.hpp"
+#include "structures/interface_hops.hpp"
 #include "structures/interstitials.hpp"
 #include "structures/io.hpp"
 #include "structures/neb_path.hpp"
@@ -129,9 +130,9 @@ void add_path_command(CLI::App& build, Commands& commands) {
 
 void add_sites_command(CLI::App& build, Commands& commands) {
     struct Options {
-        std::string input, kind = "interstitial", face = "top", species = "Li", output, hops, supercell = "1,1,1", from;
-        double min_distance = 1.5, depth = 3.0, symprec = 1e-3;
-        bool face_centres = false;
+        std::string input, kind = "interstitial", face = "top", species = "Li", output, hops, supercell = "1,1,1", from, to;
+        double min_distance = 1.5, depth = 3.0, symprec = 1e-3, min_hop = 2.0, max_hop = 4.5;
+        bool face_centres = false, reverse = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = build.add_subcommand("sites", "Li sites: adsorption, interstitial, vacancy or interface");
@@ -146,7 +147,14 @@ void add_sites_command(CLI::App& build, Commands& commands) {
     cmd->add_option("--symprec", o->symprec, "Symmetry tolerance (Å)")->check(CLI::PositiveNumber);
     cmd->add_option("--supercell", o->supercell, "Repeat the cell a,b,c times first (for hops)");
     cmd->add_option("--hops", o->hops, "Also write the end points of the hops between sites to this folder");
-    cmd->add_option("--from", o->from, "Interface hops: the side-A site to start from (default: nearest the plane)");
+    cmd->add_option("--from", o->from,
+                    "Interface hops: the site to start from (inside A, or inside B with --reverse; default: the "
+                    "shortest admissible hop)");
+    cmd->add_option("--to", o->to, "Interface hops: the site to end on (inside B, or inside A with --reverse)");
+    cmd->add_flag("--reverse", o->reverse, "Interface hops: from inside B into A instead of from A into B");
+    cmd->add_option("--min-hop", o->min_hop, "Interface hops: shortest hop considered (Å)")->check(CLI::Range(0.0, 20.0));
+    cmd->add_option("--max-hop", o->max_hop, "Interface hops: fail when the shortest admissible hop is longer (Å)")
+        ->check(CLI::Range(0.0, 50.0));
     cmd->add_option("-o,--output", o->output, "Write the sites as JSON to this file");
     commands.push_back({cmd, [o] {
         const std::string kind = text::to_lower(o->kind);
@@ -216,7 +224,17 @@ void add_sites_command(CLI::App& build, Commands& commands) {
                                {"radius", site.site.radius}, {"shell", site.site.shell},
                                {"frac", vec_json(site.site.frac)}, {"position", vec_json(site.site.position)}});
             }
-            if (!o->hops.empty()) hops.push_back(structures::interface_hop(s, fs_, hs, o->from));
+            if (!o->hops.empty()) {
+                structures::InterfaceHopOptions ho;
+                ho.sites = fs_;
+                ho.species = o->species;
+                ho.from = o->from;
+                ho.to = o->to;
+                ho.reverse = o->reverse;
+                ho.min_hop = o->min_hop;
+                ho.max_hop = o->max_hop;
+                hops.push_back(structures::interface_hop(s, ho));
+            }
         }
         if (!o->output.empty()) {
             write_json(o->output, {{"input", o->input}, {"kind", kind}, {"sites", out}});

@@ -278,48 +278,6 @@ HopEndpoints adsorbate_hop(const Structure& slab, const AdsorptionSite& site, co
     return h;
 }
 
-HopEndpoints interface_hop(const Structure& iface, const InterfaceSiteSearch& search, const HopSearch& hop,
-                           const std::string& from_site) {
-    const auto sites = find_interface_sites(iface, search);
-    const InterfaceSite* from = nullptr;
-    std::vector<std::string> names;
-    for (const auto& s : sites) {
-        names.push_back(s.site.name);
-        if (s.side != 'A') continue;
-        if (from_site.empty() ? from == nullptr : s.site.name == from_site) from = &s;
-    }
-    if (!from) {
-        if (!from_site.empty())
-            throw InputError("interface hop", "from", text::unknown_name_message("side-A interface site", from_site, names));
-        throw StructureError(fmt::format("interface hop: no side-A site within {} Å of the interface", search.depth));
-    }
-    const Mic mic(iface);
-    const InterfaceSite* to = nullptr;
-    Vec to_frac = Vec::Zero();
-    double best = std::numeric_limits<double>::infinity();
-    for (const auto& s : sites) {
-        if (s.side != 'B' || s.plane != from->plane) continue;
-        for (const auto& q : s.site.equivalent) {
-            const Vec v = mic(iface.to_cartesian(q - from->site.frac));
-            if (v.norm() < best - 1e-9) {
-                best = v.norm();
-                to = &s;
-                to_frac = from->site.frac + iface.to_fractional(v);
-            }
-        }
-    }
-    if (!to) throw StructureError(fmt::format("interface hop: no side-B site within {} Å of the interface", search.depth));
-    HopEndpoints h = site_hop(iface, from->site.frac, to_frac, hop.species, hop.image_margin);
-    h.kind = "interface";
-    h.description = fmt::format("{} from {} (side A, {:+.2f} Å) to {} (side B, {:+.2f} Å) across plane {}, {:.3f} Å",
-                                hop.species, from->site.name, from->height, to->site.name, to->height, from->plane, h.distance);
-    for (auto* s : {&h.initial, &h.final})
-        if (s->info.is_object())
-            s->info["hop"] = {{"kind", "interface"}, {"from", from->site.name}, {"to", to->site.name},
-                              {"moving_atom", h.moving_atom}, {"distance", h.distance}};
-    return h;
-}
-
 const char* to_string(PathMethod m) { return m == PathMethod::Linear ? "linear" : "idpp"; }
 
 PathMethod parse_path_method(const std::string& text, const std::string& source) {

@@ -5,8 +5,8 @@
 //   - vacancy hop: a Li atom moves into a neighbouring Li vacancy (one Li removed);
 //   - interstitial hop: an extra Li moves between neighbouring equivalent interstitial sites;
 //   - adsorbate hop: an adatom moves between neighbouring equivalent surface sites;
-//   - interface hop: an extra Li moves from a site on side A near the interface to the nearest
-//     site on side B.
+//   - interface hop: an extra Li moves from a site inside phase A to a site inside phase B
+//     (structures/interface_hops.hpp).
 // A hop must be unambiguous under the minimum-image convention: when another periodic image of
 // the end point is (nearly) as close, the cell is too small for the hop and the builders say so.
 //
@@ -74,13 +74,6 @@ std::vector<HopEndpoints> interstitial_hops(const Structure& host, const Interst
 /// a neighbouring cell). Throws StructureError when that hop is ambiguous in this cell.
 HopEndpoints adsorbate_hop(const Structure& slab, const AdsorptionSite& site, const std::string& species = "Li",
                            double height = 0.0, double image_margin = 0.1);
-
-/// An added `hop.species` atom hopping across the interface: from the side-A site `from_site`
-/// (a name from find_interface_sites, e.g. "A1"; empty = the A site closest to its plane) to the
-/// nearest side-B site at the same plane. Throws InputError for an unknown site name and
-/// StructureError when there is no site on one side or the hop is ambiguous.
-HopEndpoints interface_hop(const Structure& iface, const InterfaceSiteSearch& search = {}, const HopSearch& hop = {},
-                           const std::string& from_site = "");
 
 /// End points with an atom of `species` added at fractional position `from` (initial) and `to`
 /// (final); the moving atom is last, labelled "mobile".
