@@ -193,6 +193,84 @@ json.dump(out, open(sys.argv[1] + "/ref.json", "w"))
     CHECK(ref["spglib"]["pointgroup"] == "-43m");
 }
 
+TEST_CASE("point groups of other molecules agree with pymatgen's PointGroupAnalyzer") {
+    // Molecules from files are not all Td: a cage with one terminal S pulled out (C3v), bent
+    // H2S (C2v), octahedral SF6 with its S on the centre (Oh), a planar S3 triangle with Li at
+    // one corner (C2v), each turned away from the axes.
+    auto molecule = [](std::initializer_list<std::pair<const char*, Vec>> atoms) {
+        Structure s(Eigen::Matrix3d::Identity() * 20, {false, false, false});
+        for (const auto& [sp, r] : atoms) s.add_atom_cartesian(sp, Vec::Constant(10) + generic_rotation() * r);
+        return s;
+    };
+    std::map<std::string, Structure> mols;
+    {
+        Structure cage = build_molecule("P4S10");
+        const Vec c = box_centre(cage);
+        for (std::size_t i = 0; i < cage.size(); ++i)
+            if (i == 13) cage[i].frac = cage.to_fractional(c + 1.05 * (cage.cartesian(i) - c));
+        mols["pulled_cage"] = cage;
+    }
+    const double h = 1.34, half = 92.1 / 2 * M_PI / 180;
+    mols["H2S"] = molecule({{"S", {0, 0, 0}}, {"H", {h * std::sin(half), 0, h * std::cos(half)}},
+                            {"H", {-h * std::sin(half), 0, h * std::cos(half)}}});
+    mols["SF6"] = molecule({{"S", {0, 0, 0}}, {"F", {1.56, 0, 0}}, {"F", {-1.56, 0, 0}}, {"F", {0, 1.56, 0}},
+                            {"F", {0, -1.56, 0}}, {"F", {0, 0, 1.56}}, {"F", {0, 0, -1.56}}});
+    mols["S3Li"] = molecule({{"S", {0, 0, 0}}, {"S", {2.1, 0, 0}}, {"S", {1.05, 1.8, 0}}, {"Li", {1.05, -2.0, 0}}});
+    const std::map<std::string, std::pair<std::string, std::size_t>> expected = {
+        {"pulled_cage", {"C3v", 6}}, {"H2S", {"C2v", 4}}, {"SF6", {"Oh", 48}}, {"S3Li", {"C2v", 4}}};
+    std::map<std::string, MoleculeSymmetry> ours;
+    for (const auto& [name, m] : mols) {
+        CAPTURE(name);
+        ours[name] = molecule_symmetry(m);
+        CHECK(ours[name].operations.size() == expected.at(name).second);
+    }
+
+    // Linear and one-atom molecules have a continuous symmetry: refused, not half-answered.
+    CHECK_THROWS_WITH_AS(molecule_symmetry(molecule({{"S", {0, 0, 0}}, {"C", {1.55, 0, 0}}, {"S", {3.1, 0, 0}}})),
+                         doctest::Contains("line"), StructureError);
+    CHECK_THROWS_AS(molecule_symmetry(molecule({{"Li", {0, 0, 0}}})), StructureError);
+    CHECK_THROWS_AS(find_molecule_sites(molecule({{"Li", {0, 0, 0}}})), StructureError);
+    CHECK_THROWS_WITH_AS(molecule_symmetry(mols["H2S"], 0.0), doctest::Contains("field 'symprec'"), InputError);
+
+    if (!interphase::testing::have_python_module("pymatgen.symmetry.analyzer")) {
+        MESSAGE("pymatgen not importable: skipping the reference comparison");
+        return;
+    }
+    const fs::path dir = interphase::testing::scratch("molecules-pointgroups");
+    for (const auto& [name, m] : mols) std::ofstream(dir / (name + ".xyz")) << xyz_text(m);
+    std::ofstream(dir / "ref.py") << R"(import sys, json
+from pymatgen.core import Molecule
+from pymatgen.symmetry.analyzer import PointGroupAnalyzer
+out = {}
+for name in sys.argv[2:]:
+    pga = PointGroupAnalyzer(Molecule.from_file(sys.argv[1] + "/" + name + ".xyz"), tolerance=0.1)
+    out[name] = {"sch": pga.sch_symbol, "ops": [op.rotation_matrix.tolist() for op in pga.get_symmetry_operations()]}
+json.dump(out, open(sys.argv[1] + "/ref.json", "w"))
+)";
+    std::string names;
+    for (const auto& [name, m] : mols) names += " " + name;
+    const auto [rc, text] = interphase::testing::run_command("/usr/bin/python3 " + (dir / "ref.py").string() + " " +
+                                                             dir.string() + names + " 2>&1");
+    REQUIRE_MESSAGE(rc == 0, text);
+    nlohmann::json ref;
+    std::ifstream(dir / "ref.json") >> ref;
+    for (const auto& [name, m] : mols) {
+        CAPTURE(name);
+        CHECK(ref[name]["sch"] == expected.at(name).first);
+        CHECK(ref[name]["ops"].size() == ours[name].operations.size());
+        // Every operation fixes both the centroid and the centre of mass, so the matrices
+        // compare directly whatever centre each side uses.
+        for (const auto& op : ref[name]["ops"]) {
+            Eigen::Matrix3d P;
+            for (int r = 0; r < 3; ++r)
+                for (int c = 0; c < 3; ++c)
+                    P(r, c) = op[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)].get<double>();
+            const auto& o = ours[name].operations;
+            CHECK(std::any_of(o.begin(), o.end(), [&](const Eigen::Matrix3d& R) { return (R - P).cwiseAbs().maxCoeff() < 1e-4; }));
+        }
+    }
+}
+
 TEST_CASE("molecule_in_box: centred, not periodic, and a box that is too small names `box`") {
     const Structure m = build_molecule("P4S10");
     const Structure turned = rotated(m, generic_rotation());
@@ -396,6 +474,7 @@ TEST_CASE("add_site_atom: the Li–P4S10 complex, and a box too small for it") {
     // (clearance 5.17 Å) but not the complex.
     const Structure small = molecule_in_box(m, 10.0);
     const auto small_sites = find_molecule_sites(small, {.species = {"S"}});
+    REQUIRE(small_sites.size() == 4);
     CHECK_THROWS_WITH_AS(add_site_atom(small, small_sites[3]), doctest::Contains("use a box of at least"), StructureError);
     CHECK_THROWS_WITH_AS(add_site_atom(m, sites[0], "Xx"), doctest::Contains("field 'species'"), InputError);
 }
