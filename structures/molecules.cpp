@@ -438,6 +438,59 @@ const MoleculeSite& select_molecule_site(const std::vector<MoleculeSite>& sites,
     throw InputError(kSource, "site", text::unknown_name_message("molecule site", name, names));
 }
 
+nlohmann::json to_json(const MoleculeSite& site) {
+    auto vec = [](const Vec& v) { return nlohmann::json::array({v[0], v[1], v[2]}); };
+    nlohmann::json copies = nlohmann::json::array();
+    for (const auto& p : site.equivalent_positions) copies.push_back(vec(p));
+    return {{"name", site.name},
+            {"kind", to_string(site.kind)},
+            {"position", vec(site.position)},
+            {"atoms", site.atoms},
+            {"coordination", site.coordination},
+            {"distance", site.distance},
+            {"multiplicity", site.multiplicity},
+            {"equivalent_positions", copies}};
+}
+
+MoleculeSite molecule_site_from_json(const nlohmann::json& j, const std::string& source) {
+    auto field = [&](const char* key) -> const nlohmann::json& {
+        if (!j.is_object() || !j.contains(key)) throw InputError(source, key, "missing from the molecule site");
+        return j.at(key);
+    };
+    auto vec = [&](const nlohmann::json& v, const std::string& key) {
+        if (!v.is_array() || v.size() != 3 || !std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_number(); }))
+            throw InputError(source, key, "must be 3 numbers (Cartesian Å)");
+        const Vec out(v[0].get<double>(), v[1].get<double>(), v[2].get<double>());
+        if (!out.allFinite()) throw InputError(source, key, "must be finite");
+        return out;
+    };
+    MoleculeSite s;
+    try {
+        s.name = field("name").get<std::string>();
+        const std::string kind = field("kind").get<std::string>();
+        bool known = false;
+        for (auto k : {MoleculeSiteKind::Hollow, MoleculeSiteKind::Bridge, MoleculeSiteKind::Atop})
+            if (kind == to_string(k)) {
+                s.kind = k;
+                known = true;
+            }
+        if (!known) throw InputError(source, "kind", text::unknown_name_message("site kind", kind, {"hollow", "bridge", "atop"}));
+        s.position = vec(field("position"), "position");
+        s.atoms = field("atoms").get<std::vector<std::size_t>>();
+        s.coordination = field("coordination").get<std::string>();
+        s.distance = field("distance").get<double>();
+        s.multiplicity = field("multiplicity").get<int>();
+        for (const auto& p : field("equivalent_positions")) s.equivalent_positions.push_back(vec(p, "equivalent_positions"));
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(source, "site", std::string("malformed molecule site: ") + e.what());
+    }
+    if (s.multiplicity < 1 || s.equivalent_positions.size() != static_cast<std::size_t>(s.multiplicity))
+        throw InputError(source, "multiplicity",
+                         fmt::format("{} does not match the {} equivalent positions", s.multiplicity,
+                                     s.equivalent_positions.size()));
+    return s;
+}
+
 Structure add_site_atom(const Structure& mol_in_box, const MoleculeSite& site, const std::string& species,
                         double min_clearance) {
     if (!is_element(species))

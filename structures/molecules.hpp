@@ -26,8 +26,8 @@ namespace interphase::structures {
 /// for the density of a neutral molecule to decay (about 5 Å is the usual rule for Γ-only
 /// cluster calculations).
 inline constexpr double kMinMoleculeClearance = 5.0;
-/// Default box edge (Å) for a built-in molecule: P4S10 with a Li atom on any site still leaves
-/// more than 8 Å between images.
+/// Default box edge (Å) for a built-in molecule: P4S10 with a Li atom on any of its Li–S sites
+/// still leaves 7.7 Å between images (the widest complex, Li atop a bridging S, is 7.2 Å wide).
 inline constexpr double kDefaultMoleculeBox = 15.0;
 
 /// Names of the built-in molecules, sorted ("P4S10").
@@ -116,6 +116,13 @@ std::vector<MoleculeSite> find_molecule_sites(const Structure& mol_in_box, const
 
 /// Looks a site up by name ("m2"); throws InputError (field "site") listing the names.
 const MoleculeSite& select_molecule_site(const std::vector<MoleculeSite>& sites, const std::string& name);
+
+/// JSON form of a site, for task outputs: name, kind, position, atoms, coordination, distance,
+/// multiplicity, equivalent_positions (Å, Cartesian). molecule_site_from_json reads it back
+/// (a later task builds the complex from a stored site) and throws InputError naming `source`
+/// and the field for a missing or mistyped value.
+nlohmann::json to_json(const MoleculeSite& site);
+MoleculeSite molecule_site_from_json(const nlohmann::json& j, const std::string& source);
 
 /// The complex: `mol_in_box` plus one `species` atom at the site, placed last and labelled
 /// "adsorbate"; info["site"] records the site. Throws InputError (field "species") for an

@@ -169,6 +169,9 @@ mol = Molecule.from_file(sys.argv[1] + "/p4s10.xyz")
 cell = (np.eye(3) * box, mol.cart_coords / box, [site.specie.Z for site in mol])
 ds = spglib.get_symmetry_dataset(cell, symprec=1e-3)
 out["spglib"] = {"number": int(ds["number"]), "pointgroup": ds["pointgroup"]}
+turned = Molecule.from_file(sys.argv[1] + "/rotated.xyz")
+ds = spglib.get_symmetry_dataset((np.eye(3) * box, turned.cart_coords / box, [s.specie.Z for s in turned]), symprec=1e-3)
+out["spglib_turned"] = {"number": int(ds["number"]), "operations": len(ds["rotations"])}
 json.dump(out, open(sys.argv[1] + "/ref.json", "w"))
 )";
     const auto [rc, text] = interphase::testing::run_command("/usr/bin/python3 " + (dir / "ref.py").string() + " " +
@@ -191,6 +194,10 @@ json.dump(out, open(sys.argv[1] + "/ref.json", "w"))
     // Aligned with the cube axes, the box has the cage's symmetry: P-43m, point group -43m.
     CHECK(ref["spglib"]["number"] == 215);
     CHECK(ref["spglib"]["pointgroup"] == "-43m");
+    // Turned away from the cube axes, the cage's operations do not map the box onto itself:
+    // spglib on the box sees only the identity, which is why the point group is ours.
+    CHECK(ref["spglib_turned"]["number"] == 1);
+    CHECK(ref["spglib_turned"]["operations"] == 1);
 }
 
 TEST_CASE("point groups of other molecules agree with pymatgen's PointGroupAnalyzer") {
@@ -457,6 +464,7 @@ TEST_CASE("molecule sites are deterministic and follow the molecule when it is t
 TEST_CASE("add_site_atom: the Li–P4S10 complex, and a box too small for it") {
     const Structure m = build_molecule("P4S10");
     const auto sites = find_molecule_sites(m, {.species = {"S"}});
+    double widest = 0;
     for (const auto& s : sites) {
         const Structure x = add_site_atom(m, s);
         REQUIRE(x.size() == 15);
@@ -469,14 +477,39 @@ TEST_CASE("add_site_atom: the Li–P4S10 complex, and a box too small for it") {
         CHECK(nearest == doctest::Approx(2.4).epsilon(1e-9));
         CHECK(x.info.at("site").at("name") == s.name);
         CHECK(x.pbc() == m.pbc());
+        widest = std::max(widest, molecule_extent(x).maxCoeff());
     }
-    // Atop a terminal S, the complex reaches 6.4 Å from the centre: a 10 Å box holds the cage
-    // (clearance 5.17 Å) but not the complex.
+    // Atop a bridging S the complex spans d + d + 2.4 Å along a cube axis (d = 2.4168 Å).
+    CHECK(widest == doctest::Approx(2 * 2.4168 + 2.4).epsilon(1e-4));
+    CHECK(kDefaultMoleculeBox - widest > 7.7);
+    // Atop a terminal S the complex is 6.13 Å wide: a 10 Å box holds the cage (clearance
+    // 5.17 Å) but not the complex.
     const Structure small = molecule_in_box(m, 10.0);
     const auto small_sites = find_molecule_sites(small, {.species = {"S"}});
     REQUIRE(small_sites.size() == 4);
     CHECK_THROWS_WITH_AS(add_site_atom(small, small_sites[3]), doctest::Contains("use a box of at least"), StructureError);
     CHECK_THROWS_WITH_AS(add_site_atom(m, sites[0], "Xx"), doctest::Contains("field 'species'"), InputError);
+
+    // A site stored by one task and read back by the next builds the same complex.
+    for (const auto& s : sites) {
+        const MoleculeSite back = molecule_site_from_json(nlohmann::json::parse(to_json(s).dump()), "stored");
+        CHECK(back.name == s.name);
+        CHECK(back.kind == s.kind);
+        CHECK(back.atoms == s.atoms);
+        CHECK(back.coordination == s.coordination);
+        CHECK(back.multiplicity == s.multiplicity);
+        CHECK(back.equivalent_positions.size() == s.equivalent_positions.size());
+        CHECK((add_site_atom(m, back).cartesian(14) - add_site_atom(m, s).cartesian(14)).norm() < 1e-12);
+    }
+    nlohmann::json broken = to_json(sites[0]);
+    broken["position"] = {1.0, "x", 2.0};
+    CHECK_THROWS_WITH_AS(molecule_site_from_json(broken, "stored"), doctest::Contains("field 'position'"), InputError);
+    broken = to_json(sites[0]);
+    broken.erase("kind");
+    CHECK_THROWS_WITH_AS(molecule_site_from_json(broken, "stored"), doctest::Contains("field 'kind'"), InputError);
+    broken = to_json(sites[0]);
+    broken["multiplicity"] = 5;
+    CHECK_THROWS_WITH_AS(molecule_site_from_json(broken, "stored"), doctest::Contains("field 'multiplicity'"), InputError);
 }
 
 TEST_CASE("unknown molecule names: InputError listing the known ones") {
