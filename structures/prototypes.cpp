@@ -399,8 +399,9 @@ std::optional<std::string> not_shipped_reason(const std::string& name) {
     return "phase '" + text::trim(name) +
            "' is not built in: its experimental structure (P4S10 molecular crystal, triclinic P-1, 28 atoms) "
            "must come from a CIF (ICSD/COD): `interphase build bulk P4S10.cif`, or `structure: P4S10.cif` for a "
-           "host in a workflow; until then P2S5 is modelled as the isolated P4S10 molecule "
-           "(structures::build_molecule(\"P4S10\"), docs/prototypes.md)";
+           "host in a workflow; until then P2S5 is modelled as the isolated P4S10 molecule: a host "
+           "{kind: molecule, molecule: P4S10} (structures::build_molecule(\"P4S10\"); docs/workflow.md, "
+           "docs/prototypes.md)";
 }
 
 const Prototype& prototype(const std::string& name) {

@@ -69,10 +69,14 @@ RunResults collect_results(const RunStore& store) {
                                    s.at("binding_energy").get<double>(), s.value("geometry_converged", false)});
             // Structures by the task names of docs/workflow.md.
             h.kind = out.value("host_kind", "surface");
-            const std::string built = h.kind == "bulk" ? binding_energy::names::supercell(h.host) : binding_energy::names::slab(h.host);
+            namespace names = binding_energy::names;
+            const std::string built = h.kind == "bulk"        ? names::supercell(h.host)
+                                      : h.kind == "molecule"  ? names::molecule(h.host)
+                                      : h.kind == "interface" ? names::interface(out.value("interface", h.host))
+                                                              : names::slab(h.host);
             if (auto slab = store.output_of(built)) h.slab_info = slab->at("structure").value("info", nlohmann::json::object());
             if (auto host = store.output_of(binding_energy::names::relax(built))) h.relaxed_host = host->at("structure");
-            if (auto best = store.output_of(binding_energy::names::relax(binding_energy::names::site(h.host, h.best_site, h.adsorbate))))
+            if (auto best = store.output_of(names::relax(names::site(out.value("interface", h.host), h.best_site, h.adsorbate))))
                 h.relaxed_best = best->at("structure");
             r.hosts.push_back(std::move(h));
         }
@@ -108,6 +112,11 @@ RunResults collect_results(const RunStore& store) {
             h.reverse_barrier = out.at("reverse_barrier_eV").get<double>();
             h.saddle_index = out.at("saddle_index").get<std::size_t>();
             h.saddle = out.at("saddle");
+            if (out.contains("band") && !out.at("band").empty()) {
+                h.initial = out.at("band").front();
+                h.final = out.at("band").back();
+            }
+            h.across_interface = out.value("across_interface", false);
             h.converged = out.at("converged").get<bool>();
             h.fmax = out.at("fmax").get<double>();
             h.iterations = out.at("iterations").get<int>();
@@ -119,13 +128,30 @@ RunResults collect_results(const RunStore& store) {
             r.pairs.push_back({out.at("a").get<std::string>(), out.at("b").get<std::string>(),
                                out.at("binding_energy_a").get<double>(), out.at("binding_energy_b").get<double>(),
                                out.at("delta_e").get<double>(), out.at("reference").get<std::string>()});
+            r.pairs.back().interface = t.name == binding_energy::names::in_situ_delta_e(out.value("interface", ""))
+                                           ? out.value("interface", "")
+                                           : "";
         }
     }
-    // A pair's barriers: the lowest forward barrier over each host's hops.
+    // Beside ΔE: for a pair of hosts, the lowest forward barrier of each host's own surface hops;
+    // for an interface's in-situ pair, the barrier across that interface (A → B, and B → A as
+    // its reverse). Never mixed, and only converged bands count.
     for (auto& p : r.pairs)
         for (const auto& h : r.hops) {
-            if (h.host == p.a && !(h.forward_barrier >= p.barrier_a)) p.barrier_a = h.forward_barrier;
-            if (h.host == p.b && !(h.forward_barrier >= p.barrier_b)) p.barrier_b = h.forward_barrier;
+            if (!h.converged) continue;
+            if (h.across_interface) {
+                if (p.interface.empty() || h.host != p.interface) continue;
+                const bool a_to_b = !h.from.empty() && h.from[0] == 'A';
+                const double forward = a_to_b ? h.forward_barrier : h.reverse_barrier;
+                const double reverse = a_to_b ? h.reverse_barrier : h.forward_barrier;
+                if (!(forward >= p.interface_barrier)) {
+                    p.interface_barrier = forward;
+                    p.interface_barrier_reverse = reverse;
+                }
+                continue;
+            }
+            if (h.host == p.a && !(h.forward_barrier >= p.surface_barrier_a)) p.surface_barrier_a = h.forward_barrier;
+            if (h.host == p.b && !(h.forward_barrier >= p.surface_barrier_b)) p.surface_barrier_b = h.forward_barrier;
         }
     return r;
 }
@@ -140,11 +166,13 @@ void write_structure_group(h5::Group& parent, const std::string& name, const nlo
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) lattice.push_back(s.lattice()(i, j));
     std::vector<std::string> species;
+    std::vector<std::string> side;
     std::vector<std::int64_t> fixed, layer;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto r = s.cartesian(i);
         positions.insert(positions.end(), {r[0], r[1], r[2]});
         species.push_back(s[i].species);
+        side.push_back(s[i].label);
         fixed.push_back(s[i].fixed ? 1 : 0);
         layer.push_back(s[i].layer);
     }
@@ -153,6 +181,7 @@ void write_structure_group(h5::Group& parent, const std::string& name, const nlo
     g.write_strings("species", species);
     g.write_int64s("fixed", fixed);
     g.write_int64s("layer", layer);
+    g.write_strings("side", side);
     g.set_attribute("formula", s.formula());
     g.set_attribute("info", s.info.dump());
 }
@@ -208,9 +237,14 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         de.write_doubles("binding_energy_b", column(r.pairs, &Pair::binding_energy_b)).set_attribute("units", "eV");
         de.set_attribute("definition", "delta_e = E_b(a) - E_b(b), same reference on both sides");
         if (!r.hops.empty()) {
-            // Beside ΔE, the migration barriers of both hosts (NaN for a host without hops).
-            de.write_doubles("barrier_a", column(r.pairs, &Pair::barrier_a)).set_attribute("units", "eV");
-            de.write_doubles("barrier_b", column(r.pairs, &Pair::barrier_b)).set_attribute("units", "eV");
+            // Beside ΔE: each host's own surface-hop barrier, and the barrier across an interface
+            // for its in-situ row (NaN where there is none, or no converged band).
+            de.write_doubles("surface_barrier_a", column(r.pairs, &Pair::surface_barrier_a)).set_attribute("units", "eV");
+            de.write_doubles("surface_barrier_b", column(r.pairs, &Pair::surface_barrier_b)).set_attribute("units", "eV");
+            de.write_strings("interface", column(r.pairs, &Pair::interface));
+            de.write_doubles("interface_barrier", column(r.pairs, &Pair::interface_barrier)).set_attribute("units", "eV");
+            de.write_doubles("interface_barrier_reverse", column(r.pairs, &Pair::interface_barrier_reverse))
+                .set_attribute("units", "eV");
 
             auto ng = f.create_group("neb");
             ng.set_attribute("definition", "CI-NEB; forward_barrier = max image energy - E(initial), "
@@ -240,11 +274,14 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
                 g.set_attribute("fmax", h.fmax);
                 g.set_attribute("iterations", std::int64_t{h.iterations});
                 g.set_attribute("force_calls", std::int64_t{h.force_calls});
+                g.set_attribute("across_interface", std::int64_t{h.across_interface ? 1 : 0});
                 g.set_attribute("units", "eV, Å, eV/Å");
                 g.write_doubles("reaction_coordinate", h.reaction_coordinate).set_attribute("units", "Å");
                 g.write_doubles("energy", h.energy).set_attribute("units", "eV");
                 g.write_doubles("total_energy", h.total_energy).set_attribute("units", "eV");
                 write_structure_group(g, "saddle", h.saddle);
+                write_structure_group(g, "initial", h.initial);
+                write_structure_group(g, "final", h.final);
             }
         }
 
@@ -310,13 +347,18 @@ std::string format_table_raw(const RunResults& r) {
                                h.hop, h.energy.size() - 2, h.forward_barrier, h.reverse_barrier, h.saddle_index,
                                h.converged ? "yes" : fmt::format("NO (fmax {:.3f})", h.fmax));
         bool any = false;
-        for (const auto& p : r.pairs) any = any || !std::isnan(p.barrier_a) || !std::isnan(p.barrier_b);
+        for (const auto& p : r.pairs)
+            any = any || !std::isnan(p.surface_barrier_a) || !std::isnan(p.surface_barrier_b) || !std::isnan(p.interface_barrier);
         if (any) {
-            out += fmt::format("\n{:<34} {:>10} {:>10} {:>10}\n", "pair A | B", "ΔE (eV)", "E_a(A)", "E_a(B)");
+            out += fmt::format("\n{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}\n", "pair A | B", "ΔE (eV)", "surf E_a(A)",
+                               "surf E_a(B)", "E_a A->B", "E_a B->A");
             auto num = [](double x) { return std::isnan(x) ? std::string("-") : fmt::format("{:.3f}", x); };
             for (const auto& p : r.pairs)
-                out += fmt::format("{:<34} {:>10.3f} {:>10} {:>10}\n", p.a + " | " + p.b, p.delta_e, num(p.barrier_a),
-                                   num(p.barrier_b));
+                out += fmt::format("{:<34} {:>10.3f} {:>12} {:>12} {:>12} {:>12}\n", p.a + " | " + p.b, p.delta_e,
+                                   num(p.surface_barrier_a), num(p.surface_barrier_b), num(p.interface_barrier),
+                                   num(p.interface_barrier_reverse));
+            out += "surf E_a: lowest converged hop on each host's own surface; E_a A->B: across the interface "
+                   "(in-situ rows).\n";
         }
     }
     if (!r.user_values.empty()) {
@@ -360,6 +402,10 @@ std::string format_csv(const RunResults& r) {
     return out;
 }
 
+namespace {
+nlohmann::json number_or_null(double x) { return std::isnan(x) ? nlohmann::json() : nlohmann::json(x); }
+}  // namespace
+
 nlohmann::json results_json(const RunResults& r) {
     nlohmann::json hosts = nlohmann::json::array(), pairs = nlohmann::json::array();
     for (const auto& h : r.hosts) {
@@ -374,8 +420,11 @@ nlohmann::json results_json(const RunResults& r) {
     for (const auto& p : r.pairs)
         pairs.push_back({{"a", p.a}, {"b", p.b}, {"delta_e_eV", p.delta_e}, {"binding_energy_a_eV", p.binding_energy_a},
                          {"binding_energy_b_eV", p.binding_energy_b}, {"reference", p.reference},
-                         {"barrier_a_eV", std::isnan(p.barrier_a) ? nlohmann::json() : nlohmann::json(p.barrier_a)},
-                         {"barrier_b_eV", std::isnan(p.barrier_b) ? nlohmann::json() : nlohmann::json(p.barrier_b)}});
+                         {"surface_barrier_a_eV", number_or_null(p.surface_barrier_a)},
+                         {"surface_barrier_b_eV", number_or_null(p.surface_barrier_b)},
+                         {"interface", p.interface},
+                         {"interface_barrier_eV", number_or_null(p.interface_barrier)},
+                         {"interface_barrier_reverse_eV", number_or_null(p.interface_barrier_reverse)}});
     nlohmann::json hops = nlohmann::json::array();
     for (const auto& h : r.hops)
         hops.push_back({{"task", h.task}, {"host", h.host}, {"hop", h.hop}, {"from", h.from}, {"to", h.to},

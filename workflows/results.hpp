@@ -44,8 +44,14 @@ struct PairResult {
     double binding_energy_a = 0, binding_energy_b = 0;
     double delta_e = 0;          ///< E_b(A) − E_b(B), eV
     std::string reference;
-    /// Lowest forward NEB barrier over each host's hops (eV); NaN when the host has none.
-    double barrier_a = std::numeric_limits<double>::quiet_NaN(), barrier_b = std::numeric_limits<double>::quiet_NaN();
+    /// Lowest forward barrier of each host's own converged surface hops (eV); NaN when none.
+    double surface_barrier_a = std::numeric_limits<double>::quiet_NaN();
+    double surface_barrier_b = std::numeric_limits<double>::quiet_NaN();
+    /// The in-situ row of an interface host (A = its side A, B = its side B): the interface's
+    /// name and the lowest converged barrier across it, A → B and B → A (eV); else "" and NaN.
+    std::string interface;
+    double interface_barrier = std::numeric_limits<double>::quiet_NaN();
+    double interface_barrier_reverse = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// One CI-NEB band (a `hops:` entry, or the band of `interphase neb`).
@@ -62,6 +68,8 @@ struct HopResult {
     double forward_barrier = 0, reverse_barrier = 0;  ///< eV
     std::size_t saddle_index = 0;
     nlohmann::json saddle;       ///< structure JSON of the highest (climbing) image
+    nlohmann::json initial, final;  ///< structure JSON of the band's end points (relaxed)
+    bool across_interface = false;  ///< a hop across an interface host (not on a surface)
     bool converged = false;
     double fmax = 0;             ///< eV/Å, final NEB force
     int iterations = 0;

@@ -152,3 +152,194 @@ hosts:
     CHECK(log2.find("hosts[0].kind") != std::string::npos);
     CHECK(log2.find("did you mean 'bulk'") != std::string::npos);
 }
+
+namespace {
+
+// Al(111)|Cu(111) (a 22.6 Å² ZSL match within 3 %) with H as the mobile atom, EMT throughout.
+std::string interface_workflow(const std::string& hop_options) {
+    return R"(name: iface-h
+calculator: {code: emt}
+protocol: {name: fast, fmax: 0.05, max_relax_steps: 500}
+adsorbate: H
+hosts:
+  - name: Al|Cu
+    kind: interface
+    a: {phase: Al, miller: [1, 1, 1], layers: 2}
+    b: {phase: Cu, miller: [1, 1, 1], layers: 2}
+    max_area: 40
+    max_strain: 3
+    gap: 2.2
+    fix_outer_layers: 1
+hops:
+  - {interface: Al|Cu, from: A, to: B, images: 3, climb: true)" +
+           hop_options + "}\n";
+}
+
+struct Atoms {
+    std::vector<std::string> label;
+    std::vector<double> z;
+    std::vector<bool> fixed;
+    std::vector<int> layer;
+};
+
+// The interface normal is z for the builder's slab model (a, b in plane).
+Atoms atoms_of(const nlohmann::json& structure) {
+    Atoms a;
+    Eigen::Matrix3d L;
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) L(i, j) = structure["lattice"][i][j].get<double>();
+    for (const auto& at : structure["atoms"]) {
+        const Eigen::Vector3d f(at["frac"][0].get<double>(), at["frac"][1].get<double>(), at["frac"][2].get<double>());
+        a.z.push_back((L.transpose() * f).z());
+        a.label.push_back(at.value("label", ""));
+        a.fixed.push_back(at.value("fixed", false));
+        a.layer.push_back(at.value("layer", -1));
+    }
+    return a;
+}
+
+// Height of the interface plane: halfway between A's highest and B's lowest host atom.
+double interface_plane(const Atoms& a) {
+    double top_a = -1e9, bottom_b = 1e9;
+    for (std::size_t i = 0; i < a.z.size(); ++i) {
+        if (a.label[i] == "A") top_a = std::max(top_a, a.z[i]);
+        if (a.label[i] == "B") bottom_b = std::min(bottom_b, a.z[i]);
+    }
+    return 0.5 * (top_a + bottom_b);
+}
+
+}  // namespace
+
+TEST_CASE("interface host and a hop across it: side tags, fixed outer planes, E_b per side, barriers") {
+    const auto dir = testing::scratch("host-interface");
+    write(dir / "wf.yaml", interface_workflow(""));
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run.log") == 0);
+    INFO(slurp(dir / "run.log").substr(0, 6000));
+    engine::RunStore store(dir / "run");
+
+    // Every atom of the interface is tagged A or B; the fixed atoms are exactly the lowest
+    // plane of A and the highest plane of B (planes found here by height, 0.1 Å apart).
+    const auto built = store.output_of("Al|Cu/interface");
+    REQUIRE(built);
+    const auto iface = atoms_of((*built)["structure"]);
+    double min_a = 1e9, max_b = -1e9;
+    for (std::size_t i = 0; i < iface.z.size(); ++i) {
+        REQUIRE((iface.label[i] == "A" || iface.label[i] == "B"));
+        if (iface.label[i] == "A") min_a = std::min(min_a, iface.z[i]);
+        else max_b = std::max(max_b, iface.z[i]);
+    }
+    int fixed = 0;
+    for (std::size_t i = 0; i < iface.z.size(); ++i) {
+        const bool outer = (iface.label[i] == "A" && iface.z[i] < min_a + 0.1) || (iface.label[i] == "B" && iface.z[i] > max_b - 0.1);
+        CHECK(iface.fixed[i] == outer);
+        fixed += iface.fixed[i] ? 1 : 0;
+    }
+    CHECK(fixed > 0);
+    CHECK(fixed < static_cast<int>(iface.z.size()) / 2);
+
+    // E_b on each side by hand, and the in-situ ΔE of this interface.
+    const auto host = store.output_of("Al|Cu/interface/relax");
+    REQUIRE(host);
+    const double mu = energy(store, "reference/H-atom/energy");
+    std::map<char, double> side_eb;
+    for (char side : {'A', 'B'}) {
+        const auto be = store.output_of(fmt::format("Al|Cu/{}/binding_energy", side));
+        REQUIRE(be);
+        CHECK((*be)["side"] == std::string(1, side));
+        REQUIRE((*be)["sites"].size() >= 1);
+        for (const auto& s : (*be)["sites"]) {
+            const std::string site = s["site"].get<std::string>();
+            CHECK(site[0] == side);
+            const double by_hand = energy(store, "Al|Cu/" + site + "+H/relax") - (*host)["energy_eV"].get<double>() - mu;
+            CHECK(s["binding_energy"].get<double>() == doctest::Approx(by_hand).epsilon(1e-9));
+        }
+        side_eb[side] = (*be)["binding_energy"].get<double>();
+    }
+    const auto in_situ = store.output_of("Al|Cu/delta_e");
+    REQUIRE(in_situ);
+    CHECK((*in_situ)["delta_e"].get<double>() == doctest::Approx(side_eb['A'] - side_eb['B']).epsilon(1e-12));
+
+    // The hop starts inside Al (side A) and ends inside Cu (side B), by the side tags of the
+    // relaxed end points and their interface plane; the end points are distinct minima.
+    const std::string base = "Al|Cu/hop/A-B";
+    const auto initial = atoms_of((*store.output_of(base + "/initial/relax"))["structure"]);
+    const auto final = atoms_of((*store.output_of(base + "/final/relax"))["structure"]);
+    CHECK(initial.label.back() == "mobile");
+    CHECK(initial.z.back() < interface_plane(initial));
+    CHECK(final.z.back() > interface_plane(final));
+    const auto check = store.output_of(base + "/check");
+    REQUIRE(check);
+    CHECK((*check)["initial_side"] == "A");
+    CHECK((*check)["final_side"] == "B");
+    CHECK((*check)["separation_A"].get<double>() > 1.0);
+
+    // Forward − reverse barrier = E(final) − E(initial), the relaxed end points' own energies.
+    const auto neb = store.output_of(base + "/neb");
+    REQUIRE(neb);
+    const double e_initial = energy(store, base + "/initial/relax"), e_final = energy(store, base + "/final/relax");
+    CHECK((*neb)["forward_barrier_eV"].get<double>() - (*neb)["reverse_barrier_eV"].get<double>() ==
+          doctest::Approx(e_final - e_initial).epsilon(1e-9));
+
+    // results.h5: the band's initial, final and saddle structures with the side of every atom.
+    if (testing::have_h5py()) {
+        const std::string py = "cd '" + dir.string() +
+                               "' && /usr/bin/python3 -c \"import h5py, json\n"
+                               "f = h5py.File('run/results.h5', 'r')\n"
+                               "g = f['neb/Al|Cu/A-B']\n"
+                               "out = {k: [s.decode() if isinstance(s, bytes) else s for s in g[k + '/side'][()]] for k in ('initial', 'final', 'saddle')}\n"
+                               "out['forward'] = float(g.attrs['forward_barrier'])\n"
+                               "json.dump(out, open('h5.json', 'w'))\"";
+        REQUIRE(std::system(py.c_str()) == 0);
+        const auto h5 = nlohmann::json::parse(slurp(dir / "h5.json"));
+        CHECK(h5["forward"].get<double>() == doctest::Approx((*neb)["forward_barrier_eV"].get<double>()).epsilon(1e-12));
+        for (const char* k : {"initial", "final", "saddle"}) {
+            CAPTURE(k);
+            REQUIRE(h5[k].size() == initial.z.size());
+            CHECK(h5[k].back() == "mobile");
+            CHECK(h5[k].front() == "A");
+        }
+    }
+}
+
+TEST_CASE("molecule host: a molecule from a file in a box, E_b at each site around it by hand") {
+    const auto dir = testing::scratch("host-molecule");
+    // A Cu4 tetrahedron (EMT has Cu and H; the paper's P4S10 needs a DFT code): atop, bridge and
+    // hollow sites, one orbit each under Td.
+    write(dir / "cu4.xyz", "4\nCu4\nCu 0 0 0\nCu 2.4 0 0\nCu 1.2 2.078461 0\nCu 1.2 0.692820 1.959592\n");
+    write(dir / "wf.yaml", R"(name: mol-h
+calculator: {code: emt}
+protocol: {name: fast, fmax: 0.05, max_relax_steps: 500}
+adsorbate: H
+hosts:
+  - {name: Cu4, kind: molecule, structure: cu4.xyz, box: 12, bond_length: 1.6, min_distance: 1.3, sites: all}
+)");
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run.log") == 0);
+    INFO(slurp(dir / "run.log").substr(0, 4000));
+    engine::RunStore store(dir / "run");
+    const auto be = store.output_of("Cu4/binding_energy");
+    REQUIRE(be);
+    const auto host = store.output_of("Cu4/molecule/relax");
+    REQUIRE(host);
+    CHECK((*host)["structure"]["atoms"].size() == 4);
+    const double mu = energy(store, "reference/H-atom/energy");
+    const auto sites = store.output_of("Cu4/sites");
+    REQUIRE(sites);
+    std::vector<std::string> kinds;
+    for (const auto& s : (*sites)["sites"]) kinds.push_back(s["kind"].get<std::string>());
+    CHECK(kinds.size() == 3);
+    REQUIRE((*be)["sites"].size() == kinds.size());
+    for (const auto& s : (*be)["sites"]) {
+        const std::string site = s["site"].get<std::string>();
+        CAPTURE(site);
+        const double by_hand = energy(store, "Cu4/" + site + "+H/relax") - (*host)["energy_eV"].get<double>() - mu;
+        CHECK(s["binding_energy"].get<double>() == doctest::Approx(by_hand).epsilon(1e-9));
+    }
+
+    // A box too small for the molecule and the adsorbate around it: refused with the line.
+    write(dir / "small.yaml", "name: small\ncalculator: {code: emt}\nadsorbate: H\nhosts:\n"
+                              "  - {kind: molecule, structure: cu4.xyz, box: 6}\n");
+    CHECK(run_cli(dir, "run small.yaml --run-dir run2", "small.log") != 0);
+    const std::string log = slurp(dir / "small.log");
+    CHECK(log.find("small.yaml:5") != std::string::npos);
+    CHECK(log.find("hosts[0].box") != std::string::npos);
+}

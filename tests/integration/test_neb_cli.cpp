@@ -237,8 +237,8 @@ TEST_CASE("a workflow with hops runs: barriers in results (table, CSV, JSON) and
         CHECK(h.at("saddle_index").get<int>() == 2);
     }
     REQUIRE(j.at("pairs").size() == 1);
-    CHECK(j.at("pairs")[0].at("barrier_a_eV").is_number());
-    CHECK(j.at("pairs")[0].at("barrier_b_eV").is_number());
+    CHECK(j.at("pairs")[0].at("surface_barrier_a_eV").is_number());
+    CHECK(j.at("pairs")[0].at("surface_barrier_b_eV").is_number());
     r = testing::cli_in(dir, {"results", "run"});
     CHECK(r.out.find("E_a (eV)") != std::string::npos);
     CHECK(r.out.find("4fold_hollow-4fold_hollow") != std::string::npos);
@@ -256,7 +256,7 @@ TEST_CASE("a workflow with hops runs: barriers in results (table, CSV, JSON) and
                            "    json.dump({'energy': g['energy'][()].tolist(), 'rc': g['reaction_coordinate'][()].tolist(),\n"
                            "               'units': g['energy'].attrs['units'], 'rc_units': g['reaction_coordinate'].attrs['units'],\n"
                            "               'fwd': float(g.attrs['forward_barrier']), 'saddle': g['saddle/positions'].shape[0],\n"
-                           "               'hosts': list(f['neb/host'].asstr()[:]), 'barrier_a': f['delta_e/barrier_a'][()].tolist()},\n"
+                           "               'hosts': list(f['neb/host'].asstr()[:]), 'barrier_a': f['delta_e/surface_barrier_a'][()].tolist()},\n"
                            "              open('h5.json', 'w'))\"";
     REQUIRE(std::system(py.c_str()) == 0);
     const auto h5 = nlohmann::json::parse(slurp(dir / "h5.json"));

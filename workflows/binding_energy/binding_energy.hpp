@@ -16,8 +16,16 @@ namespace interphase::workflows::binding_energy {
 
 /// What a host is: a slab (the adsorbate on its top face), a bulk supercell (the adsorbate at
 /// interstitial sites), an A|B heterointerface, a molecule in a box.
-enum class HostKind { Surface, Bulk };
+enum class HostKind { Surface, Bulk, Interface, Molecule };
 const char* to_string(HostKind k);
+
+/// One side of an interface host: a crystal cut along (hkl), `layers` repeats of d_hkl.
+struct InterfaceSide {
+    std::optional<std::string> phase;     ///< a built-in prototype...
+    nlohmann::json structure;             ///< ...or a structure file (JSON form)
+    std::string source;                   ///< prototype name or file path
+    std::string label;                    ///< the bulk task's label ("Al", or the file's title)
+};
 
 /// One host on (or in) which the adsorbate's binding energy is computed.
 struct HostSpec {
@@ -38,13 +46,27 @@ struct HostSpec {
     std::optional<std::array<int, 3>> repeat;  ///< `supercell: [a, b, c]`; else chosen for min_image_distance
     double min_image_distance = 8.0;      ///< Å, adsorbate to its nearest periodic image
     double site_min_distance = 1.5;       ///< Å, interstitial sites closer than this to an atom are dropped
+    // interface
+    InterfaceSide side_a, side_b;
+    /// The build_interface parameters (select_interface in tasks.hpp); "gap" set unless scanned.
+    nlohmann::json interface;
+    std::vector<double> gap_scan;         ///< `gap: scan`: interlayer distances tried (Å)
+    double depth = 3.0;                   ///< Å, sites within this distance of the interface plane
+    // molecule (a built-in molecule in `phase`-like `molecule`, or `structure:`)
+    std::optional<std::string> molecule;  ///< a built-in molecule ("P4S10")...
+    nlohmann::json molecule_structure;    ///< ...or a molecule read from `structure:` (JSON form)
+    double box = 15.0;                    ///< Å, cubic box edge
+    double bond_length = 2.4;             ///< Å, adsorbate to the atoms it binds to
 };
 
 /// A migration hop (`hops:`): the adsorbate moves on `host` from site `from` to the nearest copy
 /// of site `to`; both end points are relaxed, then CI-NEB runs on the band between them.
 struct HopSpec : neb::BandSettings {
     std::string host;
-    std::string from, to;                 ///< site names as the site finder gives them
+    std::string from, to;                 ///< site names as the site finder gives them; interface: sides or site names
+    /// A hop across an interface host (`interface:` instead of `host:`): `from`/`to` are the
+    /// sides ("A", "B") or named interface sites ("A2", "B1").
+    bool across_interface = false;
     std::string id() const { return from + "-" + to; }
 };
 

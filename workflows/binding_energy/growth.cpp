@@ -16,10 +16,16 @@ std::vector<std::string> grow_sites(engine::TaskGraph& graph, const engine::Task
     const auto& p = finished.params;
     const std::string host = p.at("host").get<std::string>();
     const std::string species = p.at("species").get<std::string>();
-    const std::string be_task = p.at("binding_energy_task").get<std::string>();
+    // An interface's sites feed the binding energy of their side.
+    const bool interface = finished.kind == kinds::kFindInterfaceSites;
+    auto be_task_of = [&](const nlohmann::json& site) {
+        if (!interface) return p.at("binding_energy_task").get<std::string>();
+        return p.at(site.at("side") == "A" ? "binding_energy_task_a" : "binding_energy_task_b").get<std::string>();
+    };
     // A surface's sites (find_sites) or a bulk host's interstitial sites (find_interstitial_sites).
     const bool interstitial = finished.kind == kinds::kFindInterstitialSites;
-    const std::string role = interstitial ? "host" : "slab";
+    const bool molecule = finished.kind == kinds::kFindMoleculeSites;
+    const std::string role = interstitial || interface || molecule ? "host" : "slab";
     const std::string host_task = finished.inputs.at(role);
     for (const auto& site : output.at("sites")) {
         const std::string name = site.at("name").get<std::string>();
@@ -27,8 +33,18 @@ std::vector<std::string> grow_sites(engine::TaskGraph& graph, const engine::Task
         const std::string relax = names::relax(build);
         if (graph.contains(relax)) continue;  // regrown after a resume
         nlohmann::json params{{"site", name}, {"species", species}};
-        if (interstitial) params["min_distance"] = p.at("min_distance");
-        graph.add({build, interstitial ? kinds::kBuildInterstitial : kinds::kBuildAdsorbate, params, {{role, host_task}}});
+        if (interstitial || interface) params["min_distance"] = p.at("min_distance");
+        if (interface) params["depth"] = p.at("depth");
+        if (molecule) {
+            params["min_distance"] = p.at("min_distance");
+            params["bond_length"] = p.at("bond_length");
+        }
+        const char* build_kind = molecule       ? kinds::kBuildMoleculeSite
+                                 : interface    ? kinds::kBuildInterfaceSite
+                                 : interstitial ? kinds::kBuildInterstitial
+                                                : kinds::kBuildAdsorbate;
+        graph.add({build, build_kind, params, {{role, host_task}}});
+        const std::string be_task = be_task_of(site);
         graph.add({relax, engine::kinds::kCalculation,
                    {{"calculation", "relaxation"}, {"label", fmt::format("{} + {} {}", host, species, name)},
                     {"spin_multiplicity", 0}},
@@ -38,7 +54,7 @@ std::vector<std::string> grow_sites(engine::TaskGraph& graph, const engine::Task
         added.push_back(relax);
     }
     if (output.at("sites").empty())
-        throw StructureError(fmt::format("{}: no {} site found", finished.name, interstitial ? "interstitial" : "adsorption"));
+        throw StructureError(fmt::format("{}: no {} site found", finished.name, interface ? "interface" : interstitial ? "interstitial" : "adsorption"));
     return added;
 }
 

@@ -9,7 +9,9 @@
 namespace interphase::workflows::binding_energy {
 
 namespace st = interphase::structures;
+using engine::Inputs;
 using engine::output_structure;
+using engine::Task;
 using engine::task_input;
 
 nlohmann::json build_hop_endpoint(const Task& t, const Inputs& in) {

@@ -37,6 +37,10 @@ inline constexpr const char* kBuildInterfaceSite = "build_interface_site";
 /// One end point of a hop across an interface, and the check of both once relaxed.
 inline constexpr const char* kBuildInterfaceHopEndpoint = "build_interface_hop_endpoint";
 inline constexpr const char* kCheckInterfaceHop = "check_interface_hop";
+/// A molecule host: the molecule in a box, its adsorbate sites (grows like find_sites), one complex.
+inline constexpr const char* kBuildMoleculeInBox = "build_molecule_in_box";
+inline constexpr const char* kFindMoleculeSites = "find_molecule_sites";
+inline constexpr const char* kBuildMoleculeSite = "build_molecule_site";
 }  // namespace kinds
 
 namespace names {
@@ -56,6 +60,8 @@ inline std::string side_binding_energy(const std::string& host, char side) {
     return fmt::format("{}/{}/binding_energy", host, side);
 }
 inline std::string in_situ_delta_e(const std::string& host) { return host + "/delta_e"; }
+/// A molecule host's molecule in its box.
+inline std::string molecule(const std::string& host) { return host + "/molecule"; }
 /// A bulk host's supercell.
 inline std::string supercell(const std::string& host) { return host + "/supercell"; }
 /// Any structure's relaxation: "<structure task>/relax".

@@ -7,6 +7,7 @@
 #include "engine/graph.hpp"
 #include "structures/elements.hpp"
 #include "structures/lattice_tools.hpp"
+#include "structures/molecules.hpp"
 #include "structures/neb_path.hpp"
 #include "structures/prototypes.hpp"
 #include "workflows/binding_energy/binding_energy.hpp"
@@ -18,7 +19,14 @@ namespace interphase::workflows::binding_energy {
 using engine::kMaxNameBytes;
 
 const char* to_string(Reference r) { return r == Reference::BulkMetal ? "bulk" : "isolated_atom"; }
-const char* to_string(HostKind k) { return k == HostKind::Bulk ? "bulk" : "surface"; }
+const char* to_string(HostKind k) {
+    switch (k) {
+        case HostKind::Bulk: return "bulk";
+        case HostKind::Interface: return "interface";
+        case HostKind::Molecule: return "molecule";
+        default: return "surface";
+    }
+}
 
 namespace {
 
@@ -125,14 +133,194 @@ HostSpec read_bulk_host(const WorkflowReader& r, const YAML::Node& h, const std:
     return host;
 }
 
+// One side of an interface: {phase | structure, miller, layers, termination}.
+nlohmann::json read_interface_side(const WorkflowReader& r, const YAML::Node& n, const std::string& f,
+                                   const InputFiles& files, InterfaceSide& side) {
+    if (!n || !n.IsMap()) r.fail(n ? n : YAML::Node(), f, "must be a mapping {phase, miller, layers, termination}");
+    r.only_keys(n, f, {"phase", "structure", "miller", "layers", "termination"});
+    HostSpec crystal;
+    read_crystal(r, n, f, files, crystal);
+    side.phase = crystal.phase;
+    side.structure = crystal.bulk_structure;
+    side.source = crystal.bulk_source;
+    side.label = side.phase ? *side.phase : side.structure.value("title", std::filesystem::path(side.source).stem().string());
+    nlohmann::json j{{"miller", n["miller"] ? read_miller(r, n["miller"], f + ".miller") : std::array<int, 3>{1, 1, 1}},
+                     {"layers", 3}};
+    if (n["layers"]) {
+        const int layers = r.integer(n["layers"], f + ".layers");
+        if (layers < 1 || layers > 20) r.fail(n["layers"], f + ".layers", "must be between 1 and 20");
+        j["layers"] = layers;
+    }
+    if (n["termination"]) j["termination"] = r.str(n["termination"], f + ".termination");
+    return j;
+}
+
+structures::Structure crystal_of(const InterfaceSide& side) {
+    return side.phase ? structures::build_bulk(*side.phase) : structures::structure_from_json(side.structure, side.source);
+}
+
+// `kind: interface`: an A|B heterointerface from the interface builder, the adsorbate at the sites
+// near it on either side. Everything is checked now: the lattices must match within the
+// tolerances, the terminations exist, the outer planes can be fixed, each side has a site.
+HostSpec read_interface_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
+    r.only_keys(h, p, {"name", "kind", "a", "b", "max_area", "max_strain", "max_angle_strain", "match", "gap",
+                       "vacuum", "fix_outer_layers", "sites", "depth", "min_distance"});
+    HostSpec host;
+    host.kind = HostKind::Interface;
+    for (const char* k : {"a", "b"})
+        if (!h[k]) r.fail(h, p + "." + k, "is required (an interface is a: {phase, miller, layers}, b: {...})");
+    nlohmann::json params{{"a", read_interface_side(r, h["a"], p + ".a", files, host.side_a)},
+                          {"b", read_interface_side(r, h["b"], p + ".b", files, host.side_b)}};
+    host.name = h["name"] ? r.str(h["name"], p + ".name") : host.side_a.label + "|" + host.side_b.label;
+    // '|' is the natural name of an interface ("LiAl|Li2S"): allowed here, as the pair separator elsewhere.
+    {
+        std::string checked = host.name;
+        std::replace(checked.begin(), checked.end(), '|', '-');
+        check_host_name(r, h, p, checked);
+    }
+    auto number = [&](const char* key, double fallback, double lo, double hi, const char* unit) {
+        if (!h[key]) return fallback;
+        const double v = r.number(h[key], p + "." + key);
+        if (v < lo || v > hi) r.fail(h[key], p + "." + key, fmt::format("must be between {} and {} {}", lo, hi, unit));
+        return v;
+    };
+    params["max_area"] = number("max_area", 120.0, 1.0, 2000.0, "Å²");
+    params["max_strain"] = number("max_strain", 3.0, 0.01, 20.0, "%");
+    params["max_angle_strain"] = number("max_angle_strain", 1.0, 0.01, 20.0, "%");
+    params["vacuum"] = number("vacuum", 15.0, 5.0, 100.0, "Å");
+    host.depth = number("depth", 3.0, 0.5, 10.0, "Å");
+    host.site_min_distance = number("min_distance", 1.5, 0.5, 4.0, "Å");
+    params["match"] = 0;
+    if (h["match"] && !(h["match"].IsScalar() && h["match"].Scalar() == "best")) {
+        const int m = r.integer(h["match"], p + ".match");
+        if (m < 0) r.fail(h["match"], p + ".match", "must be `best` or an index (0 = best) of the ranked interfaces");
+        params["match"] = m;
+    }
+    params["fix_outer_layers"] = 1;
+    if (h["fix_outer_layers"]) params["fix_outer_layers"] = r.integer(h["fix_outer_layers"], p + ".fix_outer_layers");
+    // `gap: scan`: single points at these interlayer distances, the lowest kept.
+    double gap = 2.5;
+    if (h["gap"] && h["gap"].IsScalar() && h["gap"].Scalar() == "scan") {
+        host.gap_scan = {1.6, 2.0, 2.4, 2.8, 3.2};
+        gap = host.gap_scan[2];
+    } else if (h["gap"]) {
+        gap = number("gap", 2.5, 0.5, 10.0, "Å (or `scan`)");
+    }
+    params["gap"] = gap;
+    // Build it now: a mismatch, a missing termination or an impossible fix is reported with
+    // the line of the key responsible, before anything runs.
+    structures::Structure iface;
+    try {
+        iface = select_interface(crystal_of(host.side_a), crystal_of(host.side_b), params, r.where(h)).structure;
+    } catch (const InputError& e) {
+        const std::string field = e.field();
+        const YAML::Node at = field == "termination" ? (h["a"]["termination"] ? h["a"]["termination"] : h["b"]["termination"] ? h["b"]["termination"] : h)
+                              : h[field] ? h[field] : h;
+        std::string msg = e.what();
+        if (const auto cut = msg.find("': "); cut != std::string::npos) msg = msg.substr(cut + 3);
+        r.fail(at, p + "." + field, fmt::format("{}|{}: {}", host.side_a.label, host.side_b.label, msg));
+    }
+    if (!host.gap_scan.empty()) params.erase("gap");
+    host.interface = params;
+    host.sites = {"all"};
+    if (h["sites"] && !(h["sites"].IsScalar() && h["sites"].Scalar() == "near_interface")) {
+        const auto& n = h["sites"];
+        if (!n.IsSequence() || n.size() == 0)
+            r.fail(n, p + ".sites", "must be `near_interface` or a non-empty list of interface site names (A1, B1, ...)");
+        host.sites.clear();
+        for (const auto& x : n) {
+            const auto name = r.str(x, p + ".sites");
+            if (name.size() < 2 || (name[0] != 'A' && name[0] != 'B') ||
+                name.find_first_not_of("0123456789", 1) != std::string::npos)
+                r.fail(x, p + ".sites",
+                       fmt::format("'{}' is not an interface site name: the site finder names them A1, A2, ... on side A "
+                                   "and B1, ... on side B (`interphase build sites --kind interface` lists them)",
+                                   name));
+            host.sites.push_back(name);
+        }
+    }
+    // Each side needs a site near the interface for E_b and for hops.
+    structures::InterfaceSiteSearch search;
+    search.depth = host.depth;
+    search.interstitial.min_distance = host.site_min_distance;
+    bool side_a = false, side_b = false;
+    for (const auto& x : structures::find_interface_sites(iface, search)) {
+        side_a = side_a || x.side == 'A';
+        side_b = side_b || x.side == 'B';
+    }
+    if (!side_a || !side_b)
+        r.fail(h, p, fmt::format("{}: no adsorbate site within {} Å of the interface plane on side {} (increase `depth` "
+                                 "or lower `min_distance`)",
+                                 host.name, host.depth, !side_a ? "A" : "B"));
+    return host;
+}
+
+// `kind: molecule`: a molecule in a box (a built-in one such as P4S10, or a structure file) with
+// the adsorbate at the symmetry-unique sites around it.
+HostSpec read_molecule_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
+    r.only_keys(h, p, {"name", "kind", "molecule", "structure", "box", "bond_length", "min_distance", "sites"});
+    HostSpec host;
+    host.kind = HostKind::Molecule;
+    if (h["molecule"] && h["structure"]) r.fail(h, p, "give either 'molecule' or 'structure', not both");
+    if (h["molecule"]) {
+        const auto name = r.str(h["molecule"], p + ".molecule");
+        const auto known = structures::molecule_names();
+        if (std::find(known.begin(), known.end(), name) == known.end())
+            r.fail(h["molecule"], p + ".molecule", text::unknown_name_message("molecule", name, known));
+        host.molecule = name;
+        host.bulk_source = name;
+    } else if (h["structure"]) {
+        host.molecule_structure = read_structure_file(r, h["structure"], p + ".structure", files, host.bulk_source);
+    } else {
+        r.fail(h, p, "needs 'molecule' (a built-in molecule: P4S10) or 'structure' (a molecule file, e.g. xyz)");
+    }
+    const std::string label = host.molecule ? *host.molecule : std::filesystem::path(host.bulk_source).stem().string();
+    host.name = h["name"] ? r.str(h["name"], p + ".name") : label;
+    check_host_name(r, h, p, host.name);
+    auto number = [&](const char* key, double fallback, double lo, double hi) {
+        if (!h[key]) return fallback;
+        const double v = r.number(h[key], p + "." + key);
+        if (v < lo || v > hi) r.fail(h[key], p + "." + key, fmt::format("must be between {} and {} Å", lo, hi));
+        return v;
+    };
+    host.box = number("box", structures::kDefaultMoleculeBox, 5.0, 60.0);
+    host.bond_length = number("bond_length", 2.4, 1.0, 4.0);
+    host.site_min_distance = number("min_distance", 2.2, 0.5, 4.0);
+    // The box must hold the molecule with the adsorbate around it: checked now, with the line.
+    try {
+        const auto molecule = host.molecule ? structures::build_molecule(*host.molecule)
+                                            : structures::structure_from_json(host.molecule_structure, host.bulk_source);
+        (void)structures::molecule_in_box(molecule, host.box);
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        if (const auto cut = msg.find("': "); cut != std::string::npos) msg = msg.substr(cut + 3);
+        r.fail(h["box"] ? h["box"] : h, p + ".box", msg);
+    }
+    host.sites = {"all"};
+    if (h["sites"] && !(h["sites"].IsScalar() && h["sites"].Scalar() == "all")) {
+        const auto& n = h["sites"];
+        if (!n.IsSequence() || n.size() == 0) r.fail(n, p + ".sites", "must be `all` or a list of site names (m1, m2, ...)");
+        host.sites.clear();
+        for (const auto& x : n) {
+            const auto name = r.str(x, p + ".sites");
+            if (name.size() < 2 || name[0] != 'm' || name.find_first_not_of("0123456789", 1) != std::string::npos)
+                r.fail(x, p + ".sites", fmt::format("'{}' is not a molecule site name (m1, m2, ... as the site finder names them)", name));
+            host.sites.push_back(name);
+        }
+    }
+    return host;
+}
+
 HostSpec read_host(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const InputFiles& files) {
     const std::string p = fmt::format("hosts[{}]", i);
     if (h.IsMap() && h["kind"]) {
         const auto kind = r.str(h["kind"], p + ".kind");
-        static const std::vector<std::string> kinds{"surface", "bulk"};
+        static const std::vector<std::string> kinds{"surface", "bulk", "interface", "molecule"};
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
             r.fail(h["kind"], p + ".kind", text::unknown_name_message("host kind", kind, kinds));
         if (kind == "bulk") return read_bulk_host(r, h, p, files);
+        if (kind == "interface") return read_interface_host(r, h, p, files);
+        if (kind == "molecule") return read_molecule_host(r, h, p, files);
     }
     r.only_keys(h, p, {"name", "kind", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
                        "fix_bottom", "termination", "sites"});
@@ -198,8 +386,44 @@ void check_site_name(const WorkflowReader& r, const YAML::Node& n, const std::st
         r.fail(n, field, text::unknown_name_message("site", name, kinds));
 }
 
+// `{interface: NAME, from: A, to: B, ...}`: a hop across an interface host, from a site inside
+// one phase to a site inside the other (sides, or named sites such as A2 and B1).
+HopSpec read_interface_hop(const WorkflowReader& r, const YAML::Node& h, const std::string& p,
+                           const std::vector<HostSpec>& hosts) {
+    std::vector<std::string> keys{"interface", "from", "to"};
+    keys.insert(keys.end(), neb::band_keys().begin(), neb::band_keys().end());
+    r.only_keys(h, p, keys);
+    HopSpec hop;
+    hop.across_interface = true;
+    hop.host = r.str(h["interface"], p + ".interface");
+    std::vector<std::string> interfaces;
+    const HostSpec* host = nullptr;
+    for (const auto& x : hosts)
+        if (x.kind == HostKind::Interface) {
+            interfaces.push_back(x.name);
+            if (x.name == hop.host) host = &x;
+        }
+    if (!host) r.fail(h["interface"], p + ".interface", text::unknown_name_message("interface host", hop.host, interfaces));
+    hop.from = h["from"] ? r.str(h["from"], p + ".from") : "A";
+    hop.to = h["to"] ? r.str(h["to"], p + ".to") : (hop.from[0] == 'B' ? "A" : "B");
+    for (const auto& [key, value] : {std::pair{"from", hop.from}, std::pair{"to", hop.to}}) {
+        const bool side = value == "A" || value == "B";
+        const bool site = value.size() >= 2 && (value[0] == 'A' || value[0] == 'B') &&
+                          value.find_first_not_of("0123456789", 1) == std::string::npos;
+        if (!side && !site)
+            r.fail(h[key] ? h[key] : h, p + "." + key,
+                   fmt::format("'{}' is neither a side (A or B) nor an interface site name (A1, B2, ...)", value));
+    }
+    if (hop.from[0] == hop.to[0])
+        r.fail(h["to"] ? h["to"] : h, p + ".to",
+               fmt::format("a hop across {} goes from one side to the other (from {} to {})", hop.host, hop.from, hop.to));
+    neb::read_band_settings(r, h, p, hop);
+    return hop;
+}
+
 HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const std::vector<HostSpec>& hosts) {
     const std::string p = fmt::format("hops[{}]", i);
+    if (h.IsMap() && h["interface"]) return read_interface_hop(r, h, p, hosts);
     std::vector<std::string> keys{"host", "from", "to"};
     keys.insert(keys.end(), neb::band_keys().begin(), neb::band_keys().end());
     r.only_keys(h, p, keys);
@@ -208,12 +432,17 @@ HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, co
         if (!h[k]) r.fail(h, p + "." + k, "is required (a hop is {host: NAME, from: SITE, to: SITE, images: N})");
     hop.host = r.str(h["host"], p + ".host");
     std::vector<std::string> names;
-    bool known = false;
+    const HostSpec* host = nullptr;
     for (const auto& x : hosts) {
         names.push_back(x.name);
-        known = known || x.name == hop.host;
+        if (x.name == hop.host) host = &x;
     }
-    if (!known) r.fail(h["host"], p + ".host", text::unknown_name_message("host", hop.host, names));
+    if (!host) r.fail(h["host"], p + ".host", text::unknown_name_message("host", hop.host, names));
+    if (host->kind != HostKind::Surface)
+        r.fail(h["host"], p + ".host",
+               fmt::format("'{}' is a {} host: hops on hosts are adsorbate hops on surfaces; a hop across an interface "
+                           "is {{interface: NAME, from: A, to: B}}",
+                           hop.host, to_string(host->kind)));
     hop.from = r.str(h["from"], p + ".from");
     hop.to = r.str(h["to"], p + ".to");
     check_site_name(r, h["from"], p + ".from", hop.from);

@@ -131,7 +131,8 @@ nlohmann::json binding_energy(const nlohmann::json& params, const Inputs& in) {
     nlohmann::json out{{"host", params.at("host")},  {"adsorbate", ads},    {"reference", params.at("reference")},
             {"mu", mu},                   {"host_energy", e_host}, {"sites", sites},
             {"binding_energy", best},     {"best_site", best_site}};
-    if (params.contains("host_kind")) out["host_kind"] = params.at("host_kind");
+    for (const char* k : {"host_kind", "interface", "side"})
+        if (params.contains(k)) out[k] = params.at(k);
     return out;
 }
 
@@ -175,6 +176,7 @@ std::vector<engine::TaskKind> task_kinds() {
     all.push_back(std::move(finder));
     for (auto& k : bulk_task_kinds()) all.push_back(std::move(k));
     for (auto& k : interface_task_kinds()) all.push_back(std::move(k));
+    for (auto& k : molecule_task_kinds()) all.push_back(std::move(k));
     return all;
 }
 

@@ -42,6 +42,9 @@ SelectedInterface select_interface(const structures::Structure& bulk_a, const st
 /// The task kinds of interface hosts and hops across interfaces (interface_tasks.cpp).
 std::vector<engine::TaskKind> interface_task_kinds();
 
+/// The task kinds of molecule hosts (molecule_tasks.cpp).
+std::vector<engine::TaskKind> molecule_task_kinds();
+
 /// The task kinds of bulk hosts (bulk_tasks.cpp).
 std::vector<engine::TaskKind> bulk_task_kinds();
 
