@@ -373,12 +373,9 @@ WorkflowSpec parse_workflow(const std::string& yaml_text, const std::filesystem:
     const auto& calc = root["calculator"];
     if (!calc.IsMap() || !calc["code"]) r.fail(calc, "calculator", "must be a mapping with 'code'");
     spec.calculator_code = r.str(calc["code"], "calculator.code");
-    try {
-        plugins::CalculatorRegistry::instance().info(spec.calculator_code, r.where(calc["code"]));
-    } catch (const InputError&) {
+    if (const auto& calculators = plugins::CalculatorRegistry::instance(); !calculators.contains(spec.calculator_code))
         r.fail(calc["code"], "calculator.code",
-               text::unknown_name_message("calculator", spec.calculator_code, plugins::CalculatorRegistry::instance().names()));
-    }
+               text::unknown_name_message(calculators.what(), spec.calculator_code, calculators.names()));
     for (const auto& kv : calc) {
         const auto key = kv.first.as<std::string>();
         if (key == "code") continue;
