@@ -49,9 +49,7 @@ void add_common(CLI::App* cmd, Common& c) {
 
 // Checks made before anything is written: each a one-line InputError naming the file or option.
 void check_calculator(const std::string& command, const std::string& name) {
-    const auto names = plugins::CalculatorRegistry::instance().names();
-    if (std::find(names.begin(), names.end(), name) == names.end())
-        throw InputError(command, "--calculator", text::unknown_name_message("calculator", name, names));
+    plugins::CalculatorRegistry::instance().at(name, command, "--calculator");
 }
 
 std::string check_file(const std::string& file) {

@@ -9,11 +9,10 @@
 #include "cluster/pbs_executor.hpp"
 #include "cluster/slurm_executor.hpp"
 #include "common/errors.hpp"
-#include "common/text.hpp"
 
 namespace interphase::cluster {
 
-ExecutorRegistry::ExecutorRegistry() {
+ExecutorRegistry::ExecutorRegistry() : Registry("executor") {
     add({"local", "process pool on this machine under a core budget", false,
          [](const ExecutorOptions& o) -> std::unique_ptr<Executor> { return std::make_unique<LocalExecutor>(o.cores); }});
     add({"slurm", "Slurm job arrays (sbatch, squeue, scancel) from a cluster profile", true,
@@ -37,17 +36,7 @@ ExecutorRegistry& ExecutorRegistry::instance() {
     return registry;
 }
 
-void ExecutorRegistry::add(ExecutorInfo info) {
-    for (const auto& e : executors_)
-        if (e.name == info.name) throw Error(fmt::format("executor '{}' registered twice", info.name));
-    executors_.push_back(std::move(info));
-}
-
-const ExecutorInfo& ExecutorRegistry::info(const std::string& name) const {
-    for (const auto& e : executors_)
-        if (e.name == name) return e;
-    throw InputError("--executor", "executor", text::unknown_name_message("executor", name, names()));
-}
+const ExecutorInfo& ExecutorRegistry::info(const std::string& name) const { return at(name, "--executor", "executor"); }
 
 std::unique_ptr<Executor> ExecutorRegistry::create(const std::string& name, const ExecutorOptions& options) const {
     const auto& e = info(name);
@@ -55,12 +44,6 @@ std::unique_ptr<Executor> ExecutorRegistry::create(const std::string& name, cons
         throw InputError("--executor", "executor",
                          fmt::format("executor '{}' needs a cluster profile (--cluster-profile FILE, docs/cluster.md)", name));
     return e.create(options);
-}
-
-std::vector<std::string> ExecutorRegistry::names() const {
-    std::vector<std::string> out;
-    for (const auto& e : executors_) out.push_back(e.name);
-    return out;
 }
 
 }  // namespace interphase::cluster

@@ -13,6 +13,7 @@
 
 #include "cluster/executor.hpp"
 #include "cluster/profile.hpp"
+#include "common/registry.hpp"
 
 namespace interphase::cluster {
 
@@ -32,19 +33,17 @@ struct ExecutorInfo {
     ExecutorFactory create;
 };
 
-class ExecutorRegistry {
+/// Lookup, names() (registration order) and the duplicate check come from Registry<Info>.
+class ExecutorRegistry : public Registry<ExecutorInfo> {
 public:
     static ExecutorRegistry& instance();
-    void add(ExecutorInfo info);
-    /// Throws InputError (field "executor") with a "did you mean" list for unknown names, and
-    /// when a batch executor gets no profile.
+    /// Throws InputError (source "--executor", field "executor") with a "did you mean" list for
+    /// unknown names; create() also when a batch executor gets no profile.
     const ExecutorInfo& info(const std::string& name) const;
     std::unique_ptr<Executor> create(const std::string& name, const ExecutorOptions& options) const;
-    std::vector<std::string> names() const;
 
 private:
     ExecutorRegistry();
-    std::vector<ExecutorInfo> executors_;
 };
 
 }  // namespace interphase::cluster

@@ -133,18 +133,8 @@ CalculatorRegistry& CalculatorRegistry::instance() {
     return registry;
 }
 
-void CalculatorRegistry::add(CalculatorInfo info) { plugins_.push_back(std::move(info)); }
-
-std::vector<std::string> CalculatorRegistry::names() const {
-    std::vector<std::string> n;
-    for (const auto& p : plugins_) n.push_back(p.name);
-    return n;
-}
-
 const CalculatorInfo& CalculatorRegistry::info(const std::string& name, const std::string& source) const {
-    for (const auto& p : plugins_)
-        if (p.name == name) return p;
-    throw InputError(source, "calculator.code", text::unknown_name_message("calculator", name, names()));
+    return at(name, source, "calculator.code");
 }
 
 std::unique_ptr<Calculator> CalculatorRegistry::create(const std::string& name, const nlohmann::json& config,

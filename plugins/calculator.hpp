@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/registry.hpp"
 #include "structures/structure.hpp"
 
 namespace interphase::plugins {
@@ -117,18 +118,16 @@ struct CalculatorInfo {
 };
 
 /// Registry of calculator plugins; each plugin adds itself with one line in registry.cpp.
-class CalculatorRegistry {
+/// Lookup, names() (registration order) and the duplicate check come from Registry<Info>.
+class CalculatorRegistry : public Registry<CalculatorInfo> {
 public:
     static CalculatorRegistry& instance();
-    void add(CalculatorInfo info);
-    /// Throws InputError with a "did you mean" list for unknown names.
+    /// Throws InputError (field "calculator.code") with a "did you mean" list for unknown names.
     std::unique_ptr<Calculator> create(const std::string& name, const nlohmann::json& config,
                                        const std::string& source) const;
     const CalculatorInfo& info(const std::string& name, const std::string& source) const;
-    std::vector<std::string> names() const;
 private:
     CalculatorRegistry();
-    std::vector<CalculatorInfo> plugins_;
 };
 
 }  // namespace interphase::plugins

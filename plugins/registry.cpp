@@ -5,7 +5,7 @@
 
 namespace interphase::plugins {
 
-CalculatorRegistry::CalculatorRegistry() {
+CalculatorRegistry::CalculatorRegistry() : Registry("calculator") {
     add(cp2k::registration());
     add(builtin::calculator_registration("lj"));
     add(builtin::calculator_registration("morse"));

@@ -10,7 +10,7 @@
 
 namespace interphase::structures {
 
-FormatRegistry::FormatRegistry() {
+FormatRegistry::FormatRegistry() : Registry("structure format") {
     // One line per built-in format.
     add(poscar_format());
     add(cif_format());
@@ -22,31 +22,23 @@ FormatRegistry& FormatRegistry::instance() {
     return registry;
 }
 
-void FormatRegistry::add(FileFormat format) { formats_.push_back(std::move(format)); }
-
-std::vector<std::string> FormatRegistry::names() const {
-    std::vector<std::string> n;
-    for (const auto& f : formats_) n.push_back(f.name);
-    return n;
-}
-
 const FileFormat& FormatRegistry::by_name(const std::string& name) const {
-    for (const auto& f : formats_)
-        if (f.name == text::to_lower(name)) return f;
-    throw InputError("--format", "", text::unknown_name_message("structure format", name, names()));
+    // Names are registered in lower case; the message repeats the name as the user gave it.
+    if (const FileFormat* f = find(text::to_lower(name))) return *f;
+    return at(name, "--format", "");
 }
 
 const FileFormat& FormatRegistry::for_path(const std::filesystem::path& path) const {
     const std::string fname = path.filename().string();
     const std::string ext = text::to_lower(path.extension().string());
-    for (const auto& f : formats_) {
+    for (const auto& f : entries()) {
         for (const auto& n : f.file_names)
             if (fname == n || fname.rfind(n + ".", 0) == 0 || fname.rfind(n + "_", 0) == 0) return f;
         for (const auto& e : f.extensions)
             if (ext == e) return f;
     }
     std::vector<std::string> known;
-    for (const auto& f : formats_) {
+    for (const auto& f : entries()) {
         for (const auto& e : f.extensions) known.push_back(e);
         for (const auto& n : f.file_names) known.push_back(n);
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/registry.hpp"
 #include "structures/structure.hpp"
 
 namespace interphase::structures {
@@ -25,17 +26,17 @@ struct FileFormat {
     std::function<void(std::ostream&, const Structure&)> write;
 };
 
-class FormatRegistry {
+/// Lookup, names() (registration order) and the duplicate check come from Registry<Info>.
+class FormatRegistry : public Registry<FileFormat> {
 public:
     static FormatRegistry& instance();
-    void add(FileFormat format);
+    /// Format by name, case-insensitive; throws InputError (source "--format") with a "did you
+    /// mean" list for unknown names.
     const FileFormat& by_name(const std::string& name) const;
     /// Format for a path; throws InputError with the known extensions when none matches.
     const FileFormat& for_path(const std::filesystem::path& path) const;
-    std::vector<std::string> names() const;
 private:
     FormatRegistry();
-    std::vector<FileFormat> formats_;
 };
 
 /// Reads a structure file; format from the name unless `format` is given. Validates the result

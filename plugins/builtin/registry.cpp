@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "common/errors.hpp"
-#include "common/text.hpp"
 #include "plugins/builtin/emt.hpp"
 #include "plugins/builtin/lennard_jones.hpp"
 #include "plugins/builtin/morse.hpp"
@@ -62,7 +61,7 @@ private:
 
 }  // namespace
 
-PotentialRegistry::PotentialRegistry() {
+PotentialRegistry::PotentialRegistry() : Registry("potential") {
     add(entry<LennardJones, LennardJonesParameters>(
         "lj", "Lennard-Jones pair potential as ASE's LennardJones (one epsilon, sigma for all species)",
         {"epsilon", "sigma", "rc", "ro", "smooth"}));
@@ -77,27 +76,13 @@ PotentialRegistry& PotentialRegistry::instance() {
     return registry;
 }
 
-void PotentialRegistry::add(PotentialInfo info) {
-    for (const auto& p : potentials_)
-        if (p.name == info.name) throw Error(fmt::format("potential '{}' registered twice", info.name));
-    potentials_.push_back(std::move(info));
-}
-
 const PotentialInfo& PotentialRegistry::info(const std::string& name, const std::string& source) const {
-    for (const auto& p : potentials_)
-        if (p.name == name) return p;
-    throw InputError(source, "calculator.code", text::unknown_name_message("potential", name, names()));
+    return at(name, source, "calculator.code");
 }
 
 std::unique_ptr<Potential> PotentialRegistry::create(const std::string& name, const nlohmann::json& config,
                                                      const std::string& source) const {
     return info(name, source).create(config, source);
-}
-
-std::vector<std::string> PotentialRegistry::names() const {
-    std::vector<std::string> out;
-    for (const auto& p : potentials_) out.push_back(p.name);
-    return out;
 }
 
 CalculatorInfo calculator_registration(const std::string& potential_name) {

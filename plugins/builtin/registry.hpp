@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/registry.hpp"
 #include "plugins/calculator.hpp"
 #include "plugins/potential.hpp"
 
@@ -26,19 +27,18 @@ struct PotentialInfo {
     PotentialFactory create;              ///< throws InputError naming `source` and the field
 };
 
-class PotentialRegistry {
+/// Lookup, names() (registration order) and the duplicate check come from Registry<Info>.
+class PotentialRegistry : public Registry<PotentialInfo> {
 public:
     static PotentialRegistry& instance();
-    void add(PotentialInfo info);
-    /// Throws InputError with a "did you mean" list for unknown names, or for bad settings.
+    /// Throws InputError (field "calculator.code") with a "did you mean" list for unknown
+    /// names, or for bad settings.
     std::unique_ptr<Potential> create(const std::string& name, const nlohmann::json& config,
                                       const std::string& source) const;
     const PotentialInfo& info(const std::string& name, const std::string& source) const;
-    std::vector<std::string> names() const;
 
 private:
     PotentialRegistry();
-    std::vector<PotentialInfo> potentials_;
 };
 
 /// Version of the builtin calculators (part of every task hash): bump it when a potential's
