@@ -13,6 +13,7 @@
 #include "workflows/results.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
+#include "engine/task_kind.hpp"
 #include "workflows/run.hpp"
 #include "workflows/workflow_file.hpp"
 

@@ -12,6 +12,7 @@
 #include "common/errors.hpp"
 #include "engine/builtin_task.hpp"
 #include "engine/runner.hpp"
+#include "workflows/run.hpp"
 #include "engine/store.hpp"
 
 namespace fs = std::filesystem;

@@ -96,9 +96,11 @@ nlohmann::json delta_e(const Task& t, const Inputs& in) {
     if (a.at("reference") != b.at("reference"))
         throw Error(fmt::format("{}: ΔE needs both binding energies against the same reference", t.name));
     const double ea = a.at("binding_energy").get<double>(), eb = b.at("binding_energy").get<double>();
-    return {{"a", t.params.at("a")},   {"b", t.params.at("b")},         {"binding_energy_a", ea},
+    nlohmann::json out{{"a", t.params.at("a")},   {"b", t.params.at("b")},         {"binding_energy_a", ea},
             {"binding_energy_b", eb},  {"delta_e", ea - eb},            {"abs_delta_e", std::abs(ea - eb)},
             {"site_a", a.at("best_site")}, {"site_b", b.at("best_site")}, {"reference", a.at("reference")}};
+    if (t.params.contains("interface")) out["interface"] = t.params.at("interface");  // the in-situ ΔE of an interface
+    return out;
 }
 
 }  // namespace

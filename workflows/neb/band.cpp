@@ -30,7 +30,7 @@ void read_band_settings(const WorkflowReader& r, const YAML::Node& h, const std:
                           "bfgs", "lbfgs"})
         if (h[k]) hop.options[k] = to_json(h[k], r, p + "." + k);
     try {
-        drivers::neb_options_from_json(hop.options, r.where(h));
+        engine::drivers::neb_options_from_json(hop.options, r.where(h));
     } catch (const InputError& e) {
         const std::string key = e.field().substr(0, e.field().find('.'));
         std::string msg = e.what();
