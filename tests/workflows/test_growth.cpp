@@ -45,7 +45,7 @@ TEST_CASE("sites: all puts a find_sites task between the relaxed slab and the bi
     const auto g = expand_workflow(parse_workflow(kAllSites, "wf.yaml"));
     REQUIRE(g.contains("Al(111)/sites"));
     const auto& finder = g.at("Al(111)/sites");
-    CHECK(finder.kind == kinds::kFindSites);
+    CHECK(finder.kind == workflows::binding_energy::kinds::kFindSites);
     CHECK(finder.inputs.at("slab") == "Al(111)/slab/relax");
     CHECK(g.at("Al(111)/binding_energy").inputs.at("sites") == "Al(111)/sites");
     // No site task exists before the run; the explicit host is unchanged.
@@ -101,8 +101,8 @@ TEST_CASE("a slab without sites is an error, not an empty binding energy") {
 
 TEST_CASE("add_input refuses unknown tasks and duplicate roles") {
     TaskGraph g;
-    g.add({"a", kinds::kBuildBulk, {{"phase", "Al"}}, {}});
-    g.add({"b", kinds::kDeltaE, {}, {{"x", "a"}}});
+    g.add({"a", workflows::kBuildBulk, {{"phase", "Al"}}, {}});
+    g.add({"b", workflows::binding_energy::kinds::kDeltaE, {}, {{"x", "a"}}});
     CHECK_THROWS_AS(g.add_input("b", "x", "a"), Error);
     CHECK_THROWS_AS(g.add_input("b", "y", "nope"), Error);
     CHECK_THROWS_AS(g.add_input("nope", "y", "a"), Error);

@@ -7,6 +7,9 @@
 #include "common/errors.hpp"
 #include "workflows/run.hpp"
 #include "workflows/workflow_file.hpp"
+#include "workflows/structure_tasks.hpp"
+#include "workflows/binding_energy/names.hpp"
+#include "workflows/binding_energy/binding_energy.hpp"
 #include "test_paths.hpp"
 
 using namespace interphase;
@@ -49,9 +52,9 @@ std::string replace(std::string s, const std::string& from, const std::string& t
 TEST_CASE("a valid workflow expands to the documented tasks") {
     const auto spec = parse_workflow(kValid, "wf.yaml");
     CHECK(spec.name == "demo");
-    REQUIRE(spec.hosts.size() == 2);
-    CHECK(spec.hosts[1].name == "Li2S(111)");
-    CHECK(spec.hosts[0].supercell == std::array<int, 2>{2, 2});
+    REQUIRE(spec.as<binding_energy::Spec>().hosts.size() == 2);
+    CHECK(spec.as<binding_energy::Spec>().hosts[1].name == "Li2S(111)");
+    CHECK(spec.as<binding_energy::Spec>().hosts[0].supercell == std::array<int, 2>{2, 2});
     const auto g = expand_workflow(spec);
     for (const char* name : {"reference/Li-atom", "reference/Li-atom/energy", "bulk/Al", "Al(111)/slab", "Al(111)/slab/relax",
                              "Al(111)/fcc_hollow+Li/relax", "Al(111)/hcp_hollow+Li/relax", "Al(111)/binding_energy",
@@ -128,9 +131,9 @@ TEST_CASE("a host from a structure file, relative to the workflow file") {
     std::ofstream(dir / "Al.vasp") << "Al fcc\n1.0\n4.05 0 0\n0 4.05 0\n0 0 4.05\nAl\n4\nDirect\n0 0 0\n0 .5 .5\n.5 0 .5\n.5 .5 0\n";
     std::ofstream(dir / "wf.yaml") << "calculator: {code: cp2k}\nhosts:\n  - structure: Al.vasp\n    miller: [1,0,0]\n";
     const auto spec = load_workflow(dir / "wf.yaml");
-    CHECK(spec.hosts[0].name == "Al(100)");
-    CHECK(spec.hosts[0].bulk_source == (dir / "Al.vasp").string());
-    CHECK(spec.hosts[0].bulk_structure["atoms"].size() == 4);
+    CHECK(spec.as<binding_energy::Spec>().hosts[0].name == "Al(100)");
+    CHECK(spec.as<binding_energy::Spec>().hosts[0].bulk_source == (dir / "Al.vasp").string());
+    CHECK(spec.as<binding_energy::Spec>().hosts[0].bulk_structure["atoms"].size() == 4);
     std::ofstream(dir / "bad.yaml") << "calculator: {code: cp2k}\nhosts:\n  - structure: missing.vasp\n";
     try {
         load_workflow(dir / "bad.yaml");
@@ -143,9 +146,9 @@ TEST_CASE("a host from a structure file, relative to the workflow file") {
 
 TEST_CASE("a cycle or a dangling input is rejected before anything runs") {
     TaskGraph g;
-    g.add({"a", kinds::kBuildBulk, {}, {{"x", "c"}}});
-    g.add({"b", kinds::kBuildSlab, {}, {{"bulk", "a"}}});
-    g.add({"c", kinds::kBuildSlab, {}, {{"bulk", "b"}}});
+    g.add({"a", workflows::kBuildBulk, {}, {{"x", "c"}}});
+    g.add({"b", workflows::binding_energy::kinds::kBuildSlab, {}, {{"bulk", "a"}}});
+    g.add({"c", workflows::binding_energy::kinds::kBuildSlab, {}, {{"bulk", "b"}}});
     try {
         g.validate();
         FAIL("expected a cycle error");
@@ -153,8 +156,8 @@ TEST_CASE("a cycle or a dangling input is rejected before anything runs") {
         CHECK(std::string(e.what()).find("cycle") != std::string::npos);
     }
     TaskGraph h;
-    h.add({"a", kinds::kBuildSlab, {}, {{"bulk", "nowhere"}}});
+    h.add({"a", workflows::binding_energy::kinds::kBuildSlab, {}, {{"bulk", "nowhere"}}});
     CHECK_THROWS_WITH_AS(h.validate(), doctest::Contains("unknown task 'nowhere'"), Error);
-    CHECK_THROWS_AS(h.add({"a", kinds::kBuildBulk, {}, {}}), Error);
+    CHECK_THROWS_AS(h.add({"a", workflows::kBuildBulk, {}, {}}), Error);
     CHECK(h.to_dot().find("digraph") != std::string::npos);
 }
