@@ -8,8 +8,14 @@
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
+#include <csignal>
+#include <fcntl.h>
 #include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
+#include "engine/runner.hpp"
 #include "engine/store.hpp"
 #include "test_paths.hpp"
 
@@ -171,7 +177,7 @@ hosts:
     gap: 2.2
     fix_outer_layers: 1
 hops:
-  - {interface: Al|Cu, from: A, to: B, images: 3, climb: true)" +
+  - {interface: Al|Cu, from: A, to: B, climb: true)" +
            hop_options + "}\n";
 }
 
@@ -212,7 +218,7 @@ double interface_plane(const Atoms& a) {
 
 TEST_CASE("interface host and a hop across it: side tags, fixed outer planes, E_b per side, barriers") {
     const auto dir = testing::scratch("host-interface");
-    write(dir / "wf.yaml", interface_workflow(""));
+    write(dir / "wf.yaml", interface_workflow(", images: 3"));
     REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run.log") == 0);
     INFO(slurp(dir / "run.log").substr(0, 6000));
     engine::RunStore store(dir / "run");
@@ -385,4 +391,71 @@ TEST_CASE("a run folder written before the engine/workflows split resumes with e
         CHECK(store.executions(t.name) == executions_before[t.name]);
     }
     CHECK(fs::exists(dir / "run/results.h5"));
+}
+
+TEST_CASE("kill -9 during an interface NEB, then resume: no finished image-iteration is computed again") {
+    const auto dir = testing::scratch("host-interface-kill");
+    // A slow band (FIRE to a tight fmax, 7 images) so that the kill lands inside the NEB.
+    write(dir / "wf.yaml", interface_workflow(", images: 7, optimizer: fire, fmax: 0.002, max_iterations: 5000"));
+    const std::string neb = "Al|Cu/hop/A-B/neb";
+    const fs::path state = dir / "run/tasks" / engine::task_folder_name(neb) / "neb_state.json";
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir.c_str()) != 0) _exit(99);
+        const int fd = ::open("killed.log", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(testing::cli().c_str(), "interphase", "run", "wf.yaml", "--run-dir", "run", nullptr);
+        _exit(98);
+    }
+    int saved_iterations = -1;
+    for (int i = 0; i < 6000 && saved_iterations < 10; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (!fs::exists(state)) continue;
+        try {
+            saved_iterations = nlohmann::json::parse(slurp(state)).at("state").at("iterations").get<int>();
+        } catch (const std::exception&) {
+        }
+    }
+    const bool killed = ::kill(pid, SIGKILL) == 0;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(killed);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(saved_iterations >= 10);
+    // What the band had cost when it was killed, by its own saved state.
+    const auto at_kill = nlohmann::json::parse(slurp(state)).at("state");
+    const int iterations_at_kill = at_kill.at("iterations").get<int>();
+    const long calls_at_kill = at_kill.at("force_calls").get<long>();
+
+    const auto r = testing::cli_in(dir, {"resume", "run"});
+    INFO(r.out.substr(0, 3000));
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("resume " + neb + " from its saved band") != std::string::npos);
+    engine::RunStore store(dir / "run");
+    for (const auto& t : store.tasks()) {
+        CAPTURE(t.name);
+        CHECK(t.state == engine::state::kDone);
+        CHECK(store.completed_executions(t.name) <= 1);  // nothing finished ran twice
+    }
+    const auto out = store.output_of(neb).value();
+    // The band continued from the saved iteration: the iterations done before the kill are
+    // counted once and not redone (the saved band's 7 moving images are evaluated once more).
+    CHECK(out.at("resumed_from_iteration").get<int>() == iterations_at_kill);
+    CHECK(out.at("iterations").get<int>() > iterations_at_kill);
+    CHECK(out.at("force_calls").get<long>() >= calls_at_kill + 7);
+    CHECK(out.at("forward_barrier_eV").get<double>() - out.at("reverse_barrier_eV").get<double>() ==
+          doctest::Approx(energy(store, "Al|Cu/hop/A-B/final/relax") - energy(store, "Al|Cu/hop/A-B/initial/relax"))
+              .epsilon(1e-9));
+}
+
+TEST_CASE("every example in workflows/examples runs to the end with EMT") {
+    for (const auto& e : fs::directory_iterator(testing::source_dir() / "workflows/examples")) {
+        if (e.path().extension() != ".yaml") continue;
+        CAPTURE(e.path().string());
+        const auto dir = testing::scratch("example-" + e.path().stem().string());
+        CHECK(run_cli(dir, "run '" + e.path().string() + "' --run-dir run --quiet", "run.log") == 0);
+        CHECK(fs::exists(dir / "run/results.h5"));
+    }
 }
