@@ -117,6 +117,7 @@ RunResults collect_results(const RunStore& store) {
                 h.final = out.at("band").back();
             }
             h.across_interface = out.value("across_interface", false);
+            h.mechanism = out.value("mechanism", "");
             h.converged = out.at("converged").get<bool>();
             h.fmax = out.at("fmax").get<double>();
             h.iterations = out.at("iterations").get<int>();
@@ -150,8 +151,11 @@ RunResults collect_results(const RunStore& store) {
                 }
                 continue;
             }
-            if (h.host == p.a && !(h.forward_barrier >= p.surface_barrier_a)) p.surface_barrier_a = h.forward_barrier;
-            if (h.host == p.b && !(h.forward_barrier >= p.surface_barrier_b)) p.surface_barrier_b = h.forward_barrier;
+            const bool bulk = !h.mechanism.empty();
+            double& a = bulk ? p.bulk_barrier_a : p.surface_barrier_a;
+            double& b = bulk ? p.bulk_barrier_b : p.surface_barrier_b;
+            if (h.host == p.a && !(h.forward_barrier >= a)) a = h.forward_barrier;
+            if (h.host == p.b && !(h.forward_barrier >= b)) b = h.forward_barrier;
         }
     return r;
 }
@@ -241,6 +245,8 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
             // for its in-situ row (NaN where there is none, or no converged band).
             de.write_doubles("surface_barrier_a", column(r.pairs, &Pair::surface_barrier_a)).set_attribute("units", "eV");
             de.write_doubles("surface_barrier_b", column(r.pairs, &Pair::surface_barrier_b)).set_attribute("units", "eV");
+            de.write_doubles("bulk_barrier_a", column(r.pairs, &Pair::bulk_barrier_a)).set_attribute("units", "eV");
+            de.write_doubles("bulk_barrier_b", column(r.pairs, &Pair::bulk_barrier_b)).set_attribute("units", "eV");
             de.write_strings("interface", column(r.pairs, &Pair::interface));
             de.write_doubles("interface_barrier", column(r.pairs, &Pair::interface_barrier)).set_attribute("units", "eV");
             de.write_doubles("interface_barrier_reverse", column(r.pairs, &Pair::interface_barrier_reverse))
@@ -275,6 +281,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
                 g.set_attribute("iterations", std::int64_t{h.iterations});
                 g.set_attribute("force_calls", std::int64_t{h.force_calls});
                 g.set_attribute("across_interface", std::int64_t{h.across_interface ? 1 : 0});
+                g.set_attribute("mechanism", h.mechanism.empty() ? std::string(h.across_interface ? "interface" : "surface") : h.mechanism);
                 g.set_attribute("units", "eV, Å, eV/Å");
                 g.write_doubles("reaction_coordinate", h.reaction_coordinate).set_attribute("units", "Å");
                 g.write_doubles("energy", h.energy).set_attribute("units", "eV");
@@ -348,17 +355,18 @@ std::string format_table_raw(const RunResults& r) {
                                h.converged ? "yes" : fmt::format("NO (fmax {:.3f})", h.fmax));
         bool any = false;
         for (const auto& p : r.pairs)
-            any = any || !std::isnan(p.surface_barrier_a) || !std::isnan(p.surface_barrier_b) || !std::isnan(p.interface_barrier);
+            any = any || !std::isnan(p.surface_barrier_a) || !std::isnan(p.surface_barrier_b) || !std::isnan(p.interface_barrier) ||
+                  !std::isnan(p.bulk_barrier_a) || !std::isnan(p.bulk_barrier_b);
         if (any) {
-            out += fmt::format("\n{:<34} {:>10} {:>12} {:>12} {:>12} {:>12}\n", "pair A | B", "ΔE (eV)", "surf E_a(A)",
-                               "surf E_a(B)", "E_a A->B", "E_a B->A");
+            out += fmt::format("\n{:<34} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}\n", "pair A | B", "ΔE (eV)",
+                               "surf E_a(A)", "surf E_a(B)", "bulk E_a(A)", "bulk E_a(B)", "E_a A->B", "E_a B->A");
             auto num = [](double x) { return std::isnan(x) ? std::string("-") : fmt::format("{:.3f}", x); };
             for (const auto& p : r.pairs)
-                out += fmt::format("{:<34} {:>10.3f} {:>12} {:>12} {:>12} {:>12}\n", p.a + " | " + p.b, p.delta_e,
-                                   num(p.surface_barrier_a), num(p.surface_barrier_b), num(p.interface_barrier),
-                                   num(p.interface_barrier_reverse));
-            out += "surf E_a: lowest converged hop on each host's own surface; E_a A->B: across the interface "
-                   "(in-situ rows).\n";
+                out += fmt::format("{:<34} {:>10.3f} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}\n", p.a + " | " + p.b, p.delta_e,
+                                   num(p.surface_barrier_a), num(p.surface_barrier_b), num(p.bulk_barrier_a),
+                                   num(p.bulk_barrier_b), num(p.interface_barrier), num(p.interface_barrier_reverse));
+            out += "surf/bulk E_a: lowest converged hop on each host's own surface / inside its bulk; E_a A->B: across "
+                   "the interface (in-situ rows).\n";
         }
     }
     if (!r.user_values.empty()) {
@@ -422,6 +430,8 @@ nlohmann::json results_json(const RunResults& r) {
                          {"binding_energy_b_eV", p.binding_energy_b}, {"reference", p.reference},
                          {"surface_barrier_a_eV", number_or_null(p.surface_barrier_a)},
                          {"surface_barrier_b_eV", number_or_null(p.surface_barrier_b)},
+                         {"bulk_barrier_a_eV", number_or_null(p.bulk_barrier_a)},
+                         {"bulk_barrier_b_eV", number_or_null(p.bulk_barrier_b)},
                          {"interface", p.interface},
                          {"interface_barrier_eV", number_or_null(p.interface_barrier)},
                          {"interface_barrier_reverse_eV", number_or_null(p.interface_barrier_reverse)}});

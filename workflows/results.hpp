@@ -47,6 +47,9 @@ struct PairResult {
     /// Lowest forward barrier of each host's own converged surface hops (eV); NaN when none.
     double surface_barrier_a = std::numeric_limits<double>::quiet_NaN();
     double surface_barrier_b = std::numeric_limits<double>::quiet_NaN();
+    /// Lowest forward barrier of each bulk host's own converged vacancy/interstitial hops (eV).
+    double bulk_barrier_a = std::numeric_limits<double>::quiet_NaN();
+    double bulk_barrier_b = std::numeric_limits<double>::quiet_NaN();
     /// The in-situ row of an interface host (A = its side A, B = its side B): the interface's
     /// name and the lowest converged barrier across it, A → B and B → A (eV); else "" and NaN.
     std::string interface;
@@ -70,6 +73,7 @@ struct HopResult {
     nlohmann::json saddle;       ///< structure JSON of the highest (climbing) image
     nlohmann::json initial, final;  ///< structure JSON of the band's end points (relaxed)
     bool across_interface = false;  ///< a hop across an interface host (not on a surface)
+    std::string mechanism;       ///< "" (adsorbate hop on a surface), "vacancy" or "interstitial" (in a bulk host)
     bool converged = false;
     double fmax = 0;             ///< eV/Å, final NEB force
     int iterations = 0;

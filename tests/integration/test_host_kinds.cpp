@@ -58,6 +58,8 @@ hosts:
   - {name: Cu(100), phase: Cu, miller: [1, 0, 0], layers: 3, supercell: [2, 2], sites: [4fold_hollow]}
 pairs:
   - [Al-bulk, Cu(100)]
+hops:
+  - {host: Al-bulk, kind: interstitial, site: i1, images: 3}
 )";
 
 }  // namespace
@@ -112,6 +114,25 @@ TEST_CASE("bulk host: E_b at every interstitial site = E(X+ad) - E(X) - mu from 
                           (*store.output_of("Cu(100)/binding_energy"))["binding_energy"].get<double>())
               .epsilon(1e-12));
 
+    // The interstitial hop between neighbouring copies of site i1: symmetric, so both end points
+    // have one energy and the forward barrier equals the reverse one; it is the bulk barrier of
+    // the pair's row, never a surface one.
+    const auto hop = store.output_of("Al-bulk/hop/interstitial-i1/neb");
+    REQUIRE(hop);
+    CHECK((*hop)["mechanism"] == "interstitial");
+    CHECK(energy(store, "Al-bulk/hop/interstitial-i1/final/relax") ==
+          doctest::Approx(energy(store, "Al-bulk/hop/interstitial-i1/initial/relax")).epsilon(1e-6));
+    CHECK((*hop)["forward_barrier_eV"].get<double>() ==
+          doctest::Approx((*hop)["reverse_barrier_eV"].get<double>()).epsilon(1e-4));
+    CHECK((*hop)["forward_barrier_eV"].get<double>() > 0);
+    REQUIRE(run_cli(dir, "results run --json", "results.json") == 0);
+    const auto results = nlohmann::json::parse(slurp(dir / "results.json"));
+    REQUIRE(results["pairs"].size() == 1);
+    if ((*hop)["converged"].get<bool>())
+        CHECK(results["pairs"][0]["bulk_barrier_a_eV"].get<double>() ==
+              doctest::Approx((*hop)["forward_barrier_eV"].get<double>()).epsilon(1e-12));
+    CHECK(results["pairs"][0]["surface_barrier_a_eV"].is_null());
+
     // results.h5 read back by h5py: the bulk host's kind, energies and relaxed structures.
     if (testing::have_h5py()) {
         const std::string py = "cd '" + dir.string() +
@@ -149,6 +170,15 @@ hosts:
     CHECK(log.find("hosts[0].supercell") != std::string::npos);
     CHECK(log.find("min_image_distance") != std::string::npos);
     CHECK(!fs::exists(dir / "run"));
+
+    // A vacancy hop in a phase without the adsorbate: nothing to move.
+    write(dir / "wf3.yaml", "name: v\ncalculator: {code: emt}\nadsorbate: H\nhosts:\n  - {name: Al-bulk, kind: bulk, phase: Al}\n"
+                            "hops:\n  - {host: Al-bulk, kind: vacancy}\n");
+    CHECK(run_cli(dir, "run wf3.yaml --run-dir run", "run3.log") != 0);
+    const std::string log3 = slurp(dir / "run3.log");
+    CHECK(log3.find("wf3.yaml:7") != std::string::npos);
+    CHECK(log3.find("hops[0].kind") != std::string::npos);
+    CHECK(log3.find("has no H") != std::string::npos);
 
     // An unknown host kind lists the known ones.
     write(dir / "wf2.yaml", "name: k\ncalculator: {code: emt}\nhosts:\n  - {kind: bluk, phase: Al}\n");
@@ -458,4 +488,31 @@ TEST_CASE("every example in workflows/examples runs to the end with EMT") {
         CHECK(run_cli(dir, "run '" + e.path().string() + "' --run-dir run --quiet", "run.log") == 0);
         CHECK(fs::exists(dir / "run/results.h5"));
     }
+}
+
+TEST_CASE("bulk host: a vacancy hop of Cu in bulk Cu is symmetric (forward = reverse barrier)") {
+    const auto dir = testing::scratch("host-bulk-vacancy");
+    write(dir / "wf.yaml", R"(name: cu-vacancy
+calculator: {code: emt}
+protocol: {name: fast, fmax: 0.05, max_relax_steps: 300}
+adsorbate: Cu
+hosts:
+  - {name: Cu-bulk, kind: bulk, phase: Cu, min_image_distance: 7, sites: [i1]}
+hops:
+  - {host: Cu-bulk, kind: vacancy, images: 3}
+)");
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run.log") == 0);
+    INFO(slurp(dir / "run.log").substr(0, 3000));
+    engine::RunStore store(dir / "run");
+    const auto host = store.output_of("Cu-bulk/supercell/relax");
+    const auto initial = store.output_of("Cu-bulk/hop/vacancy-1/initial/relax");
+    REQUIRE(host);
+    REQUIRE(initial);
+    // One Cu removed (the vacancy); the moving atom is a Cu of the lattice.
+    CHECK((*initial)["structure"]["atoms"].size() == (*host)["structure"]["atoms"].size() - 1);
+    const auto neb = store.output_of("Cu-bulk/hop/vacancy-1/neb");
+    REQUIRE(neb);
+    CHECK((*neb)["forward_barrier_eV"].get<double>() ==
+          doctest::Approx((*neb)["reverse_barrier_eV"].get<double>()).epsilon(1e-4));
+    CHECK((*neb)["forward_barrier_eV"].get<double>() > 0.2);  // EMT's Cu vacancy migration is ~0.5-0.7 eV
 }

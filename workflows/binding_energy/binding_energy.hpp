@@ -67,7 +67,17 @@ struct HopSpec : neb::BandSettings {
     /// A hop across an interface host (`interface:` instead of `host:`): `from`/`to` are the
     /// sides ("A", "B") or named interface sites ("A2", "B1").
     bool across_interface = false;
-    std::string id() const { return from + "-" + to; }
+    /// A hop inside a bulk host (`{host: X-bulk, kind: vacancy | interstitial}`): its mechanism,
+    /// and which hop — vacancy: `hop` (1 = the shortest symmetry-distinct one); interstitial:
+    /// `site` (between the nearest copies of that interstitial site).
+    std::string mechanism;                ///< "" (surface), "vacancy", "interstitial"
+    int vacancy_hop = 1;
+    std::string site = "i1";
+    std::string id() const {
+        if (mechanism == "vacancy") return "vacancy-" + std::to_string(vacancy_hop);
+        if (mechanism == "interstitial") return "interstitial-" + site;
+        return from + "-" + to;
+    }
 };
 
 enum class Reference { IsolatedAtom, BulkMetal };

@@ -1,8 +1,10 @@
 // The task kinds of a bulk host (`kind: bulk`): its supercell, its interstitial sites, the
 // adsorbate at one of them.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "common/errors.hpp"
+#include "common/text.hpp"
 #include "structures/interstitials.hpp"
 #include "structures/lattice_tools.hpp"
 #include "structures/neb_path.hpp"
@@ -69,10 +71,41 @@ nlohmann::json build_interstitial(const Task& t, const Inputs& in) {
     throw InputError(t.name, "site", text::unknown_name_message("interstitial site", name, known));
 }
 
+// params {mechanism: vacancy | interstitial, end, species, hop (vacancy, 1-based) | site, min_distance},
+// input "host" (the relaxed supercell).
+nlohmann::json build_bulk_hop_endpoint(const Task& t, const Inputs& in) {
+    const auto host = output_structure(task_input(in, "host", t), t.name);
+    const auto& p = t.params;
+    st::HopSearch search;
+    search.species = p.at("species").get<std::string>();
+    st::HopEndpoints hop;
+    if (p.at("mechanism") == "vacancy") {
+        auto hops = st::vacancy_hops(host, search);
+        std::stable_sort(hops.begin(), hops.end(), [](const auto& a, const auto& b) { return a.distance < b.distance - 1e-9; });
+        const int n = p.at("hop").get<int>();
+        if (n > static_cast<int>(hops.size()))
+            throw InputError(t.name, "hop", fmt::format("asks for vacancy hop {}, but the relaxed host has {} symmetry-distinct "
+                                                        "vacancy hops of {}", n, hops.size(), search.species));
+        hop = hops[static_cast<std::size_t>(n - 1)];
+    } else {
+        // One hop per symmetry-unique site, in the finder's order: i1, i2, ...
+        const auto hops = st::interstitial_hops(host, search_of(p), search);
+        const std::string site = p.at("site").get<std::string>();
+        const auto n = static_cast<std::size_t>(std::stoi(site.substr(1)));
+        if (n < 1 || n > hops.size())
+            throw InputError(t.name, "site", fmt::format("no interstitial site '{}': the relaxed host has {} (i1..i{})", site,
+                                                         hops.size(), hops.size()));
+        hop = hops[n - 1];
+    }
+    const auto& s = p.at("end") == "initial" ? hop.initial : hop.final;
+    return {{"structure", st::to_json(s)}, {"description", hop.description}, {"moving_atom", hop.moving_atom},
+            {"distance_A", hop.distance}};
+}
+
 }  // namespace
 
 std::vector<engine::TaskKind> bulk_task_kinds() {
-    std::vector<engine::TaskKind> all(3);
+    std::vector<engine::TaskKind> all(4);
     all[0].name = kinds::kBuildSupercell;
     all[0].description = "a bulk host: the crystal repeated a x b x c times (adsorbate far from its images)";
     all[0].run = build_supercell;
@@ -83,6 +116,9 @@ std::vector<engine::TaskKind> bulk_task_kinds() {
     all[2].name = kinds::kBuildInterstitial;
     all[2].description = "the adsorbate at one interstitial site of a relaxed bulk host";
     all[2].run = build_interstitial;
+    all[3].name = kinds::kBuildBulkHopEndpoint;
+    all[3].description = "one end point of a vacancy or interstitial hop inside a relaxed bulk host";
+    all[3].run = build_bulk_hop_endpoint;
     for (auto& k : all) k.numeric_fields = std::vector<std::string>{};
     return all;
 }

@@ -114,6 +114,28 @@ void add_molecule_host(engine::TaskGraph& g, const HostSpec& h, const std::strin
            {{"adsorbate", ads}, {"reference", reference}, {"host", h.name}, {"host_kind", "molecule"}}, be_inputs});
 }
 
+// A vacancy or interstitial hop inside a relaxed bulk host: end points relaxed, then the band.
+void add_bulk_hop(engine::TaskGraph& g, const HopSpec& hop, const Spec& spec, const plugins::Protocol& protocol) {
+    const HostSpec* host = nullptr;
+    for (const auto& h : spec.hosts)
+        if (h.name == hop.host) host = &h;
+    const std::string base = names::hop(hop.host, hop.id());
+    nlohmann::json ends{{"mechanism", hop.mechanism}, {"species", spec.adsorbate}, {"min_distance", host->site_min_distance}};
+    if (hop.mechanism == "vacancy") ends["hop"] = hop.vacancy_hop;
+    else ends["site"] = hop.site;
+    for (const char* end : {"initial", "final"}) {
+        auto p = ends;
+        p["end"] = end;
+        g.add({base + "/" + end, kinds::kBuildBulkHopEndpoint, p, {{"host", names::relax(names::supercell(hop.host))}}});
+        g.add({names::relax(base + "/" + end), engine::kinds::kCalculation,
+               calc_params("relaxation", fmt::format("{} {} {} hop {} end point", hop.host, spec.adsorbate, hop.mechanism, end)),
+               {{"structure", base + "/" + end}}});
+    }
+    neb::add_band_tasks(g, base, names::relax(base + "/initial"), names::relax(base + "/final"), hop,
+                        {{"host", hop.host}, {"hop", hop.id()}, {"from", hop.from}, {"to", hop.to}, {"mechanism", hop.mechanism}},
+                        protocol);
+}
+
 // A hop across an interface: end points at sites inside each phase of the relaxed interface,
 // both relaxed, checked (distinct minima, each on its side), then the band.
 void add_interface_hop(engine::TaskGraph& g, const HopSpec& hop, const Spec& spec, const plugins::Protocol& protocol) {
@@ -251,6 +273,10 @@ engine::TaskGraph expand(const WorkflowSpec& workflow) {
     for (const auto& hop : spec.hops) {
         if (hop.across_interface) {
             add_interface_hop(g, hop, spec, workflow.protocol);
+            continue;
+        }
+        if (!hop.mechanism.empty()) {
+            add_bulk_hop(g, hop, spec, workflow.protocol);
             continue;
         }
         const std::string base = names::hop(hop.host, hop.id());

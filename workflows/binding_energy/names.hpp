@@ -27,6 +27,8 @@ inline constexpr const char* kBuildSupercell = "build_supercell";
 inline constexpr const char* kFindInterstitialSites = "find_interstitial_sites";
 /// The adsorbate at one interstitial site of a relaxed bulk host.
 inline constexpr const char* kBuildInterstitial = "build_interstitial";
+/// One end point of a vacancy or interstitial hop inside a relaxed bulk host.
+inline constexpr const char* kBuildBulkHopEndpoint = "build_bulk_hop_endpoint";
 /// An interface host: one A|B heterointerface of the builder's ranking.
 inline constexpr const char* kBuildInterface = "build_interface";
 /// `gap: scan`: the lowest of a few single points at different interlayer distances.

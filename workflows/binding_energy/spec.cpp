@@ -421,9 +421,54 @@ HopSpec read_interface_hop(const WorkflowReader& r, const YAML::Node& h, const s
     return hop;
 }
 
-HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const std::vector<HostSpec>& hosts) {
+// `{host: X-bulk, kind: vacancy | interstitial}`: a hop inside a bulk host, the phase's own
+// barrier to compare with the barrier across an interface.
+HopSpec read_bulk_hop(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const HostSpec& host,
+                      const std::string& adsorbate) {
+    std::vector<std::string> keys{"host", "kind", "hop", "site"};
+    keys.insert(keys.end(), neb::band_keys().begin(), neb::band_keys().end());
+    r.only_keys(h, p, keys);
+    HopSpec hop;
+    hop.host = host.name;
+    if (!h["kind"]) r.fail(h, p + ".kind", fmt::format("is required for a hop in the bulk host '{}': vacancy or interstitial", host.name));
+    hop.mechanism = r.str(h["kind"], p + ".kind");
+    if (hop.mechanism != "vacancy" && hop.mechanism != "interstitial")
+        r.fail(h["kind"], p + ".kind", text::unknown_name_message("bulk hop kind", hop.mechanism, {"vacancy", "interstitial"}));
+    if (hop.mechanism == "vacancy") {
+        if (h["site"]) r.fail(h["site"], p + ".site", "a vacancy hop has no site: choose it with `hop: N` (1 = the shortest)");
+        const auto crystal = crystal_of(host);
+        bool present = false;
+        for (std::size_t k = 0; k < crystal.size(); ++k) present = present || crystal[k].species == adsorbate;
+        if (!present)
+            r.fail(h["kind"], p + ".kind",
+                   fmt::format("{} has no {}: a vacancy hop moves a {} atom of the phase into a neighbouring {} vacancy "
+                               "(use kind: interstitial)",
+                               host.name, adsorbate, adsorbate, adsorbate));
+        if (h["hop"]) {
+            hop.vacancy_hop = r.integer(h["hop"], p + ".hop");
+            if (hop.vacancy_hop < 1) r.fail(h["hop"], p + ".hop", "must be >= 1 (1 = the shortest symmetry-distinct hop)");
+        }
+        hop.from = hop.to = "vacancy";
+    } else {
+        if (h["hop"]) r.fail(h["hop"], p + ".hop", "an interstitial hop is chosen by `site` (i1, i2, ...)");
+        if (h["site"]) {
+            hop.site = r.str(h["site"], p + ".site");
+            if (hop.site.size() < 2 || hop.site[0] != 'i' || hop.site.find_first_not_of("0123456789", 1) != std::string::npos)
+                r.fail(h["site"], p + ".site", fmt::format("'{}' is not an interstitial site name (i1, i2, ...)", hop.site));
+        }
+        hop.from = hop.to = hop.site;
+    }
+    neb::read_band_settings(r, h, p, hop);
+    return hop;
+}
+
+HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const std::vector<HostSpec>& hosts,
+                 const std::string& adsorbate) {
     const std::string p = fmt::format("hops[{}]", i);
     if (h.IsMap() && h["interface"]) return read_interface_hop(r, h, p, hosts);
+    if (h.IsMap() && h["host"] && h["host"].IsScalar())
+        for (const auto& x : hosts)
+            if (x.name == h["host"].Scalar() && x.kind == HostKind::Bulk) return read_bulk_hop(r, h, p, x, adsorbate);
     std::vector<std::string> keys{"host", "from", "to"};
     keys.insert(keys.end(), neb::band_keys().begin(), neb::band_keys().end());
     r.only_keys(h, p, keys);
@@ -440,8 +485,8 @@ HopSpec read_hop(const WorkflowReader& r, const YAML::Node& h, std::size_t i, co
     if (!host) r.fail(h["host"], p + ".host", text::unknown_name_message("host", hop.host, names));
     if (host->kind != HostKind::Surface)
         r.fail(h["host"], p + ".host",
-               fmt::format("'{}' is a {} host: hops on hosts are adsorbate hops on surfaces; a hop across an interface "
-                           "is {{interface: NAME, from: A, to: B}}",
+               fmt::format("'{}' is a {} host: its hops are not adsorbate hops between surface sites; a hop across an "
+                           "interface is {{interface: NAME, from: A, to: B}}, a hop in a bulk host {{host: NAME, kind: vacancy}}",
                            hop.host, to_string(host->kind)));
     hop.from = r.str(h["from"], p + ".from");
     hop.to = r.str(h["to"], p + ".to");
@@ -514,7 +559,7 @@ std::shared_ptr<const KindSpec> read(const WorkflowReader& r, const YAML::Node& 
         if (!hops.IsSequence()) r.fail(hops, "hops", "must be a list of {host, from, to, images, ...} hops");
         std::set<std::string> seen;
         for (std::size_t i = 0; i < hops.size(); ++i) {
-            auto hop = read_hop(r, hops[i], i, be.hosts);
+            auto hop = read_hop(r, hops[i], i, be.hosts, be.adsorbate);
             if (!seen.insert(hop.host + "/" + hop.id()).second)
                 r.fail(hops[i], fmt::format("hops[{}]", i), fmt::format("hop {} on {} listed twice", hop.id(), hop.host));
             be.hops.push_back(std::move(hop));

@@ -122,7 +122,7 @@ nlohmann::json run_neb_task(const Task& t, const Inputs& in, const engine::Drive
                        {"iterations", r.iterations},
                        {"force_calls", r.force_calls},
                        {"resumed_from_iteration", resumed_from ? nlohmann::json(*resumed_from) : nlohmann::json()}};
-    for (const char* k : {"host", "hop", "from", "to", "across_interface"})
+    for (const char* k : {"host", "hop", "from", "to", "across_interface", "mechanism"})
         if (p.contains(k)) out[k] = p.at(k);
     return out;
 }
