@@ -1,4 +1,4 @@
-// The engine's neb task (engine/neb_task.hpp) without the CLI: the same band on 1 or 4 threads
+// The neb task kind (workflows/neb/neb_tasks.hpp, images from engine/force_providers.hpp) without the CLI: the same band on 1 or 4 threads
 // is the same bit for bit; an "external code" (a fake calculator whose jobs run through the
 // local executor and whose parser computes EMT) gives the same result as the in-process path,
 // one job per image in its own folder, and finished image jobs are reused; a band interrupted
