@@ -516,3 +516,84 @@ hops:
           doctest::Approx((*neb)["reverse_barrier_eV"].get<double>()).epsilon(1e-4));
     CHECK((*neb)["forward_barrier_eV"].get<double>() > 0.2);  // EMT's Cu vacancy migration is ~0.5-0.7 eV
 }
+
+TEST_CASE("interface host: gap scan keeps the lowest single point; bad interfaces are refused before anything runs") {
+    const auto dir = testing::scratch("host-interface-scan");
+    write(dir / "scan.yaml", R"(name: scan
+calculator: {code: emt}
+protocol: {name: fast, fmax: 0.05, max_relax_steps: 500}
+adsorbate: H
+hosts:
+  - name: Al|Cu
+    kind: interface
+    a: {phase: Al, miller: [1, 1, 1], layers: 2}
+    b: {phase: Cu, miller: [1, 1, 1], layers: 2}
+    max_area: 40
+    gap: scan
+    sites: [A1, B1]
+)");
+    REQUIRE(run_cli(dir, "run scan.yaml --run-dir run", "run.log") == 0);
+    engine::RunStore store(dir / "run");
+    const auto chosen = store.output_of("Al|Cu/interface");
+    REQUIRE(chosen);
+    // The kept gap is the lowest of the single points, whose energies are the stored ones.
+    double lowest = 1e9, lowest_gap = 0;
+    REQUIRE((*chosen)["scan"].size() == 5);
+    for (const auto& p : (*chosen)["scan"]) {
+        const double g = p["gap_A"].get<double>();
+        const double e = energy(store, fmt::format("Al|Cu/gap/{:.2f}/energy", g));
+        CHECK(p["energy_eV"].get<double>() == doctest::Approx(e).epsilon(1e-12));
+        if (e < lowest) {
+            lowest = e;
+            lowest_gap = g;
+        }
+    }
+    CHECK((*chosen)["gap_A"].get<double>() == doctest::Approx(lowest_gap));
+    CHECK((*chosen)["structure"] == (*store.output_of(fmt::format("Al|Cu/gap/{:.2f}", lowest_gap)))["structure"]);
+    CHECK((*store.output_of("Al|Cu/A/binding_energy"))["sites"].size() == 1);
+
+    // Sides that do not match: the best strain found and at which area, and the keys to change.
+    write(dir / "mismatch.yaml", R"(name: mismatch
+calculator: {code: emt}
+adsorbate: H
+hosts:
+  - name: Al|Cu
+    kind: interface
+    a: {phase: Al, miller: [1, 1, 1], layers: 2}
+    b: {phase: Cu, miller: [1, 0, 0], layers: 2}
+    max_area: 30
+    max_strain: 0.5
+)");
+    CHECK(run_cli(dir, "run mismatch.yaml --run-dir run2", "mismatch.log") == 2);
+    const std::string mismatch = slurp(dir / "mismatch.log");
+    CHECK(testing::count_lines(mismatch) == 1);
+    CHECK(mismatch.find("mismatch.yaml:10: field 'hosts[0].max_strain'") != std::string::npos);
+    CHECK(mismatch.find("smallest misfit") != std::string::npos);
+    CHECK(mismatch.find("Å²") != std::string::npos);
+    CHECK(mismatch.find("max_strain:") != std::string::npos);
+    CHECK(!fs::exists(dir / "run2"));
+
+    // An interface with no site on one side near the plane: the side is named.
+    write(dir / "noside.yaml", R"(name: noside
+calculator: {code: emt}
+adsorbate: H
+hosts:
+  - name: Al|Cu
+    kind: interface
+    a: {phase: Al, miller: [1, 1, 1], layers: 2}
+    b: {phase: Cu, miller: [1, 1, 1], layers: 2}
+    max_area: 40
+    depth: 0.5
+    min_distance: 2.0
+)");
+    CHECK(run_cli(dir, "run noside.yaml --run-dir run3", "noside.log") == 2);
+    const std::string noside = slurp(dir / "noside.log");
+    CHECK(noside.find("noside.yaml:5: field 'hosts[0]'") != std::string::npos);
+    CHECK(noside.find("on side A") != std::string::npos);
+
+    // A hop across a host that is not an interface.
+    write(dir / "nohost.yaml", "name: n\ncalculator: {code: emt}\nhosts:\n  - {name: Al(111), phase: Al}\n"
+                               "hops:\n  - {interface: Al(111), from: A, to: B}\n");
+    CHECK(run_cli(dir, "run nohost.yaml --run-dir run4", "nohost.log") == 2);
+    CHECK(slurp(dir / "nohost.log").find("hops[0].interface") != std::string::npos);
+}
