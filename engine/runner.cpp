@@ -663,7 +663,18 @@ RunSummary Run::execute() {
                             cache_->path().string(), n));
     summary_.wall_seconds = elapsed();
     if (summary_.ok()) {
-        const std::string table = plan_.write_results ? plan_.write_results(*store_, opt_.run_dir / "results.h5") : "";
+        std::string table;
+        try {
+            if (plan_.write_results)
+                table = plan_.write_results(*store_, opt_.run_dir / "results.h5", [] { return g_interrupted.load(); });
+        } catch (const Interrupted&) {
+            // Every task is done and stored: only the file is missing, and a resume writes it.
+            summary_.interrupted = true;
+            say(fmt::format("interrupted while writing results.h5; `interphase resume {}` writes it",
+                            opt_.run_dir.string()),
+                true);
+            return summary_;
+        }
         say(fmt::format("all {} tasks done ({} reused) in {:.1f} s; results in {}", summary_.total, summary_.reused,
                         summary_.wall_seconds, (opt_.run_dir / "results.h5").string()));
         if (!opt_.quiet && !table.empty()) log_ << "\n" << table;

@@ -48,14 +48,20 @@ std::filesystem::path default_run_dir(const std::string& workflow_name);
 
 class RunStore;
 
+/// Thrown by long work at the end of a run (the results writer) when the run is interrupted.
+struct Interrupted {};
+
 /// What a workflow kind hands the runner: the shared settings, the graph, and how its results
 /// are written when every task has finished.
 struct RunPlan {
     RunSettings settings;
     TaskGraph graph;
     /// Writes results.h5 (the path given) from the finished run's store and returns the table
-    /// printed at the end of the log; empty function: no results file.
-    std::function<std::string(const RunStore&, const std::filesystem::path&)> write_results;
+    /// printed at the end of the log; empty function: no results file. It asks `interrupted`
+    /// as it goes and throws Interrupted when it says yes (SIGTERM while a large file is written:
+    /// the run still stops at once, and a resume writes the file).
+    std::function<std::string(const RunStore&, const std::filesystem::path&, const std::function<bool()>& interrupted)>
+        write_results;
 };
 
 /// Runs (or resumes) the graph. Validation happens before the run folder is touched, so a bad

@@ -12,6 +12,7 @@
 #include "common/version.hpp"
 #include "engine/hdf5.hpp"
 #include "engine/graph.hpp"
+#include "engine/runner.hpp"
 #include "engine/store.hpp"
 #include "engine/user_tasks.hpp"
 #include "workflows/binding_energy/names.hpp"
@@ -192,7 +193,10 @@ void write_structure_group(h5::Group& parent, const std::string& name, const nlo
 
 }  // namespace
 
-void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
+void write_results_h5(const std::filesystem::path& path, const RunResults& r, const std::function<bool()>& interrupted) {
+    const auto check = [&interrupted] {
+        if (interrupted && interrupted()) throw engine::Interrupted{};
+    };
     h5::write_atomically(path, [&](h5::File& f) {
         f.set_attribute("format", "interphase-results");
         f.set_attribute("format_version", std::int64_t{1});
@@ -211,6 +215,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
         be.write_strings("reference", column(r.hosts, &Host::reference));
         be.set_attribute("definition", "E_b = E(host + adsorbate) - E(host) - mu_adsorbate, lowest over sites");
         for (const auto& h : r.hosts) {
+            check();
             auto g = be.create_group(h.host);
             g.set_attribute("adsorbate", h.adsorbate);
             g.set_attribute("host_kind", h.kind);
@@ -265,6 +270,7 @@ void write_results_h5(const std::filesystem::path& path, const RunResults& r) {
                             column(r.hops, [](const Hop& h) { return static_cast<std::int64_t>(h.saddle_index); }));
             ng.write_int64s("converged", flag_column(r.hops, &Hop::converged));
             for (const auto& h : r.hops) {
+                check();
                 // /neb/<host>/<from>-<to> (a `workflow: neb` band: /neb/band)
                 auto g = ng.create_group(h.host.empty() ? std::string("band") : h.host + "/" + h.hop);
                 g.set_attribute("task", h.task);

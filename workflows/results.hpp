@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -112,7 +113,10 @@ struct RunResults {
 /// Reads every finished binding-energy and ΔE task of the run.
 RunResults collect_results(const RunStore& store);
 /// Writes results.h5 atomically (temporary file + rename).
-void write_results_h5(const std::filesystem::path& path, const RunResults& results);
+/// `interrupted` (optional) is asked per host and per band: when it says yes the writer throws
+/// engine::Interrupted and leaves no file behind.
+void write_results_h5(const std::filesystem::path& path, const RunResults& results,
+                      const std::function<bool()>& interrupted = {});
 /// Human-readable table: phase, site, E_b (eV), reference, ΔE.
 std::string format_table(const RunResults& results);
 std::string format_csv(const RunResults& results);

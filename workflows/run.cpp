@@ -15,9 +15,10 @@ namespace fs = std::filesystem;
 fs::path default_run_dir(const WorkflowSpec& spec) { return engine::default_run_dir(spec.name); }
 
 engine::RunPlan plan_of(const WorkflowSpec& spec) {
-    return {spec, expand_workflow(spec), [](const engine::RunStore& store, const fs::path& results_h5) {
+    return {spec, expand_workflow(spec),
+            [](const engine::RunStore& store, const fs::path& results_h5, const std::function<bool()>& interrupted) {
                 const auto results = collect_results(store);
-                write_results_h5(results_h5, results);
+                write_results_h5(results_h5, results, interrupted);
                 return format_table(results);
             }};
 }
