@@ -56,7 +56,7 @@ void add_worker_command(CLI::App& app, Commands& commands) {
         cluster::Pilot pilot(po);  // MPI_Init_thread ... MPI_Finalize; stops the workers when rank 0 leaves
         if (pilot.rank() != 0) {
             pilot.serve();
-            return 0;
+            return 0;  // exit status 0 is also what a hung MPI_Finalize leaves with
         }
         engine::RunOptions opt{o->run_dir, o->cores, o->quiet, {}};
         opt.executor = "mpi";
@@ -65,8 +65,9 @@ void add_worker_command(CLI::App& app, Commands& commands) {
                                      pilot.size() - 1, o->cores);
         const auto summary = o->workflow.empty() ? workflows::resume_run(o->run_dir, opt, std::cout)
                                                  : workflows::run_workflow(workflows::load_workflow(o->workflow), opt, std::cout);
-        if (summary.interrupted) return 130;
-        return summary.ok() ? 0 : 1;
+        const int status = summary.interrupted ? 130 : summary.ok() ? 0 : 1;
+        pilot.set_exit_status(status);
+        return status;
     }});
 }
 

@@ -7,6 +7,8 @@
 
 #ifdef INTERPHASE_HAVE_MPI
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <atomic>
 #include <cerrno>
@@ -100,6 +102,9 @@ enum Tag : int { kJob = 101, kDone, kHeartbeat, kHello, kCancel, kStop };
 // The longest sleep of an idle polling loop: the latency a job or an outcome can wait for.
 constexpr std::chrono::milliseconds kMaxPause{4};
 
+// How long MPI_Finalize may take before the process leaves without it (Pilot::set_exit_status).
+constexpr std::chrono::seconds kFinalizeTimeout{20};
+
 // Owns MPI_Init_thread/MPI_Finalize. FUNNELED: only the thread that built it calls MPI; builtin
 // calculations run on another thread of a worker, which never touches MPI.
 class Environment {
@@ -119,8 +124,26 @@ public:
     }
     ~Environment() {
         int finalized = 0;
-        if (owns_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
+        if (!owns_ || MPI_Finalized(&finalized) != MPI_SUCCESS || finalized) return;
+        // MPI_Finalize with a dead peer can block for ever in OpenMPI 4.1: a watchdog ends the
+        // process with its status once the timeout has passed (everything durable is written).
+        std::atomic<bool> returned{false};
+        const int status = exit_status.load();
+        std::thread watchdog([&returned, status, rank = rank_] {
+            const auto deadline = std::chrono::steady_clock::now() + kFinalizeTimeout;
+            while (!returned.load() && std::chrono::steady_clock::now() < deadline)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (returned.load()) return;
+            std::fprintf(stderr, "interphase worker rank %d: MPI_Finalize did not return within %lld s; exiting without it\n",
+                         rank, static_cast<long long>(kFinalizeTimeout.count()));
+            std::fflush(nullptr);
+            std::_Exit(status);
+        });
+        MPI_Finalize();
+        returned = true;
+        watchdog.join();
     }
+    std::atomic<int> exit_status{0};
     Environment(const Environment&) = delete;
     Environment& operator=(const Environment&) = delete;
     int rank() const { return rank_; }
@@ -453,6 +476,7 @@ Pilot::~Pilot() {
 int Pilot::rank() const { return impl_->env.rank(); }
 int Pilot::size() const { return impl_->env.size(); }
 Pilot* Pilot::current() noexcept { return g_current; }
+void Pilot::set_exit_status(int status) noexcept { impl_->env.exit_status = status; }
 
 void Pilot::serve() {
     auto& d = *impl_;

@@ -71,6 +71,12 @@ public:
     std::unique_ptr<Executor> executor(int cores, const std::filesystem::path& journal_dir);
     /// The Pilot of this process on rank 0, or null (not under `interphase worker`).
     static Pilot* current() noexcept;
+    /// The exit status of this process if MPI_Finalize hangs: after a worker rank died,
+    /// OpenMPI 4.1 can block in MPI_Finalize for ever (seen about once in twenty killed-rank
+    /// runs under load), which would keep a finished batch job until its wall time. The
+    /// destructor waits `finalize_timeout` and then leaves without MPI_Finalize, with this
+    /// status (the run is already durable; docs/executors.md).
+    void set_exit_status(int status) noexcept;
 
     struct Impl;
 

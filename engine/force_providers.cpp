@@ -11,6 +11,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "common/json_files.hpp"
 #include "engine/hash.hpp"
 #include "engine/runner.hpp"
 #include "plugins/potential.hpp"
@@ -19,24 +20,6 @@ namespace interphase::engine {
 
 namespace fs = std::filesystem;
 namespace st = interphase::structures;
-
-namespace {
-
-// Writes `j` to `path` through a temporary file and a rename: a killed engine leaves either the
-// old or the new file, never half of one.
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) { write_file_atomically(path, j.dump()); }
-
-std::optional<nlohmann::json> read_json(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;  // a torn file cannot exist (atomic writes), but never trust the disk
-    }
-}
-
-}  // namespace
 
 drivers::ForceProvider parallel_in_process(const plugins::Potential& potential, int threads) {
     const int n_threads = std::max(1, threads);
@@ -86,8 +69,12 @@ drivers::ForceProvider executor_forces(ExecutorForces spec) {
         const auto& calc = *spec.calculator;
         auto& exec = *spec.executor;
         const int cores = std::max(1, std::min(spec.cores_per_image, exec.capacity()));
-        const nlohmann::json settings{{"code", calc.name()}, {"settings", calc.hashed_settings()},
-                                      {"plugin_version", calc.plugin_version()}, {"protocol", spec.protocol.to_json()}};
+        nlohmann::json settings{{"code", calc.name()}, {"settings", calc.hashed_settings()},
+                                {"plugin_version", calc.plugin_version()}, {"protocol", spec.protocol.to_json()}};
+        // Only when set, so that image folders of earlier runs keep their names.
+        if (spec.electronic != plugins::Electronic::Unknown) settings["electronic"] = plugins::to_string(spec.electronic);
+        if (spec.slab) settings["slab"] = true;
+        if (spec.spin != plugins::SpinTreatment::Auto) settings["spin"] = plugins::to_string(spec.spin);
         std::vector<plugins::EnergyForces> out(batch.size());
         struct Image {
             std::size_t index;
@@ -100,7 +87,7 @@ drivers::ForceProvider executor_forces(ExecutorForces spec) {
             const std::string key =
                 content_hash({{"structure", st::to_json(batch[i])}, {"calculator", settings}}).substr(0, 16);
             const fs::path dir = spec.folder / "images" / key;
-            if (auto done = read_json(dir / "result.json")) {
+            if (auto done = read_json_file(dir / "result.json")) {
                 out[i] = energy_forces_from(*done);
                 continue;
             }
@@ -108,6 +95,9 @@ drivers::ForceProvider executor_forces(ExecutorForces spec) {
             req.structure = batch[i];
             req.kind = plugins::CalculationKind::SinglePoint;
             req.protocol = spec.protocol;
+            req.electronic = spec.electronic;
+            req.slab = spec.slab;
+            req.spin = spec.spin;
             req.label = fmt::format("{} image {}", spec.task, key);
             todo.push_back({i, dir, std::move(req)});
         }

@@ -35,6 +35,10 @@ struct ExecutorForces {
     std::function<void(const cluster::JobOutcome&)> foreign;
     std::function<bool()> interrupted;       ///< true: stop waiting, throw DriverInterrupted
     std::function<void(const std::string&, const std::filesystem::path&)> started;  ///< job id, folder
+    /// What the images' system is (the NEB task's host): k-points, dipole correction, spin.
+    plugins::Electronic electronic = plugins::Electronic::Unknown;
+    bool slab = false;
+    plugins::SpinTreatment spin = plugins::SpinTreatment::Auto;
 };
 
 /// A ForceProvider that runs every structure of a batch as a single-point job of an external

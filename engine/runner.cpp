@@ -136,6 +136,17 @@ std::string hms(double seconds) {
     return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
 }
 
+// What the workflow knows about the system that an electronic-structure code needs: written into
+// the task's parameters (and so into its hash) by the workflow, only for such codes.
+void describe_system(const Task& t, plugins::CalculationRequest& req) {
+    const std::string source = "task " + t.name;
+    if (t.params.contains("electronic"))
+        req.electronic = plugins::electronic_from_string(t.params.at("electronic").get<std::string>(), source, "electronic");
+    req.slab = t.params.value("slab", false);
+    if (t.params.contains("spin"))
+        req.spin = plugins::spin_from_string(t.params.at("spin").get<std::string>(), source, "spin");
+}
+
 plugins::CalculationRequest make_request(const Task& t, const nlohmann::json& structure_output,
                                          const plugins::Protocol& protocol) {
     plugins::CalculationRequest req;
@@ -145,6 +156,7 @@ plugins::CalculationRequest make_request(const Task& t, const nlohmann::json& st
     req.protocol = protocol;
     req.spin_multiplicity = t.params.value("spin_multiplicity", 0);
     req.label = t.params.value("label", t.name);
+    describe_system(t, req);
     return req;
 }
 
@@ -283,7 +295,7 @@ std::string Run::hash_of(const Task& t, const Inputs& in) const {
         id["calculator"] = {{"code", spec_.calculator_code},
                             {"settings", calculator_->hashed_settings()},
                             {"plugin_version", calculator_->plugin_version()}};
-        id["protocol"] = spec_.protocol.to_json();
+        id["protocol"] = calculator_->potential() ? spec_.protocol.identity_v1() : spec_.protocol.to_json();
     }
     return content_hash(id);
 }
@@ -479,7 +491,7 @@ RunSummary Run::execute() {
         throw StorageError(fmt::format("cannot create the run folder {}: {}", opt_.run_dir.string(), ec.message()));
     RunLock lock(opt_.run_dir);
     const bool existed = RunStore::exists(opt_.run_dir);
-    store_ = std::make_unique<RunStore>(opt_.run_dir);
+    if (existed) store_ = std::make_unique<RunStore>(opt_.run_dir);
     if (existed && !opt_.adopt) {
         // Another workflow's run folder is not silently taken over (its tasks, results.h5 and
         // workflow copy would be replaced); an edited version of the same workflow continues it.
@@ -490,7 +502,11 @@ RunSummary Run::execute() {
                                          "or pass --force to continue it with this workflow",
                                          *owner, store_->meta("workflow_source").value_or("?"), spec_.name));
     }
+    // The inputs and the workflow copy exist before the store does: a folder with a store can
+    // always be resumed, even when the first engine was killed within its start-up.
     keep_input_copies();
+    write_file_atomically(opt_.run_dir / "workflow.yaml", spec_.yaml_text);
+    if (!store_) store_ = std::make_unique<RunStore>(opt_.run_dir);
     // A killed engine may have left a half-written results.h5.tmp-PID (results.h5 itself is
     // replaced atomically): we hold the lock, so nobody else is writing one.
     for (const auto& e : fs::directory_iterator(opt_.run_dir))
@@ -500,7 +516,6 @@ RunSummary Run::execute() {
         cache_ = std::make_unique<ResultCache>(*cache_path, [this](const std::string& line) { say(line); });
         store_->set_meta("cache", cache_->path().string());
     }
-    write_file_atomically(opt_.run_dir / "workflow.yaml", spec_.yaml_text);
     store_->set_meta("workflow_source", fs::absolute(spec_.source).string());
     store_->set_meta("workflow_name", spec_.name);
     store_->set_meta("interphase_version", kVersion);
@@ -575,12 +590,19 @@ RunSummary Run::execute() {
                 const fs::path folder = opt_.run_dir / "tasks" / task_folder_name(name);
                 try {
                     store_->mark_running(name, hash);
+                    ExecutorForces external{calculator_.get(), executor_.get(), spec_.protocol, cores_per_task_, folder,
+                                            name, [this](const cluster::JobOutcome& o) { collect(o); },
+                                            [] { return g_interrupted.load(); }, nullptr};
+                    {
+                        plugins::CalculationRequest system;
+                        describe_system(t, system);
+                        external.electronic = system.electronic;
+                        external.slab = system.slab;
+                        external.spin = system.spin;
+                    }
                     const drivers::ForceProvider images =
-                        calculator_->potential()
-                            ? parallel_in_process(*calculator_->potential(), executor_->capacity())
-                            : executor_forces({calculator_.get(), executor_.get(), spec_.protocol, cores_per_task_, folder,
-                                               name, [this](const cluster::JobOutcome& o) { collect(o); },
-                                               [] { return g_interrupted.load(); }, nullptr});
+                        calculator_->potential() ? parallel_in_process(*calculator_->potential(), executor_->capacity())
+                                                 : executor_forces(external);
                     // SIGINT/SIGTERM (interphase cancel) stops the driver between iterations.
                     DriverContext context{hash,
                                           [&images](const std::vector<structures::Structure>& batch) {
@@ -628,6 +650,10 @@ RunSummary Run::execute() {
                 progressed = true;
                 continue;
             }
+            // The same calculation is running under another task's name (a hop's end point that
+            // is a site's own structure): wait for it, then reuse its result by hash.
+            if (std::any_of(running_.begin(), running_.end(), [&hash](const auto& r) { return r.second.hash == hash; }))
+                continue;
             if (executor_->free_cores() >= cores_per_task_) {
                 try {
                     start_calculation(t, in, hash);

@@ -9,33 +9,47 @@
 namespace interphase::plugins {
 
 namespace {
-// Named protocols. "fast" is for demonstrations and tests: small basis, low cutoff, coarse k-points.
+// The named protocols (docs/protocols.md has the measured distance of each from convergence).
+// The CP2K plugin maps `precision` to basis, pseudopotential, cutoffs and grids; the k-point
+// spacings are Å^-1 with 2π, metals (and metal|insulator interfaces) on the denser one.
+const std::vector<std::string> kProtocolNames{"plumbing", "fast", "standard", "precise"};
+
 Protocol named_protocol(const std::string& name, const std::string& source) {
     Protocol p;
     p.name = name;
-    if (name == "fast") {
-        p.precision = "fast";
+    p.precision = name;
+    if (name == "plumbing") {
+        // Tests of the machinery (restart, recovery, executors): a minimal basis and coarse
+        // everything. Its numbers are not science (SZV has no p functions for Li).
         p.kpoint_spacing = 0.50;
+        p.kpoint_spacing_metal = 0.50;
         p.smearing = 0.1;
         p.scf_tolerance = 1e-5;
         p.fmax = 0.10;
         p.max_relax_steps = 60;
-    } else if (name == "standard") {
-        p.precision = "standard";
-        p.kpoint_spacing = 0.25;
-        p.smearing = 0.05;
+    } else if (name == "fast") {
+        p.kpoint_spacing = 0.30;
+        p.kpoint_spacing_metal = 0.20;
+        p.smearing = 0.03;
         p.scf_tolerance = 1e-6;
         p.fmax = 0.05;
         p.max_relax_steps = 200;
+    } else if (name == "standard") {
+        p.kpoint_spacing = 0.25;
+        p.kpoint_spacing_metal = 0.15;
+        p.smearing = 0.03;
+        p.scf_tolerance = 1e-6;
+        p.fmax = 0.03;
+        p.max_relax_steps = 300;
     } else if (name == "precise") {
-        p.precision = "precise";
-        p.kpoint_spacing = 0.15;
-        p.smearing = 0.02;
+        p.kpoint_spacing = 0.20;
+        p.kpoint_spacing_metal = 0.10;
+        p.smearing = 0.01;
         p.scf_tolerance = 1e-7;
         p.fmax = 0.02;
         p.max_relax_steps = 400;
     } else {
-        throw InputError(source, "protocol", text::unknown_name_message("protocol", name, {"fast", "standard", "precise"}));
+        throw InputError(source, "protocol", text::unknown_name_message("protocol", name, kProtocolNames));
     }
     return p;
 }
@@ -52,6 +66,13 @@ void override_field(const nlohmann::json& j, const char* key, T& target, const s
 }  // namespace
 
 nlohmann::json Protocol::to_json() const {
+    auto j = identity_v1();
+    j["kpoint_spacing_metal"] = kpoint_spacing_metal;
+    j["dispersion"] = dispersion;
+    return j;
+}
+
+nlohmann::json Protocol::identity_v1() const {
     return {{"name", name},         {"functional", functional},       {"precision", precision},
             {"kpoint_spacing", kpoint_spacing}, {"smearing", smearing}, {"scf_tolerance", scf_tolerance},
             {"max_scf", max_scf},   {"fmax", fmax},                   {"max_relax_steps", max_relax_steps}};
@@ -60,8 +81,9 @@ nlohmann::json Protocol::to_json() const {
 Protocol Protocol::from_json(const nlohmann::json& j, const std::string& source) {
     if (j.is_string()) return named_protocol(j.get<std::string>(), source);
     if (!j.is_object()) throw InputError(source, "protocol", "must be a name or a mapping");
-    static const std::vector<std::string> keys{"name", "functional", "precision", "kpoint_spacing", "smearing",
-                                               "scf_tolerance", "max_scf", "fmax", "max_relax_steps"};
+    static const std::vector<std::string> keys{"name",          "functional", "precision", "kpoint_spacing",
+                                               "kpoint_spacing_metal", "smearing", "scf_tolerance", "max_scf",
+                                               "fmax",          "max_relax_steps", "dispersion"};
     for (const auto& [k, v] : j.items())
         if (std::find(keys.begin(), keys.end(), k) == keys.end())
             throw InputError(source, "protocol." + k, text::unknown_name_message("protocol setting", k, keys));
@@ -71,17 +93,59 @@ Protocol Protocol::from_json(const nlohmann::json& j, const std::string& source)
     override_field(j, "functional", p.functional, source);
     override_field(j, "precision", p.precision, source);
     override_field(j, "kpoint_spacing", p.kpoint_spacing, source);
+    // One spacing given alone applies to every system, as it did before the per-character
+    // spacings existed (a stored protocol of an older run means the same as when it ran).
+    if (j.contains("kpoint_spacing") && !j.contains("kpoint_spacing_metal")) p.kpoint_spacing_metal = p.kpoint_spacing;
+    override_field(j, "kpoint_spacing_metal", p.kpoint_spacing_metal, source);
     override_field(j, "smearing", p.smearing, source);
     override_field(j, "scf_tolerance", p.scf_tolerance, source);
     override_field(j, "max_scf", p.max_scf, source);
     override_field(j, "fmax", p.fmax, source);
     override_field(j, "max_relax_steps", p.max_relax_steps, source);
+    override_field(j, "dispersion", p.dispersion, source);
+    if (std::find(kProtocolNames.begin(), kProtocolNames.end(), p.precision) == kProtocolNames.end())
+        throw InputError(source, "protocol.precision", text::unknown_name_message("precision", p.precision, kProtocolNames));
     if (!(p.kpoint_spacing > 0)) throw InputError(source, "protocol.kpoint_spacing", "must be > 0 (Å^-1)");
+    if (!(p.kpoint_spacing_metal > 0)) throw InputError(source, "protocol.kpoint_spacing_metal", "must be > 0 (Å^-1)");
     if (p.smearing < 0) throw InputError(source, "protocol.smearing", "must be >= 0 (eV)");
+    if (!(p.scf_tolerance > 0)) throw InputError(source, "protocol.scf_tolerance", "must be > 0");
     if (!(p.fmax > 0)) throw InputError(source, "protocol.fmax", "must be > 0 (eV/Å)");
     if (p.max_scf < 1) throw InputError(source, "protocol.max_scf", "must be >= 1");
     if (p.max_relax_steps < 1) throw InputError(source, "protocol.max_relax_steps", "must be >= 1");
+    if (p.dispersion != "none" && p.dispersion != "d3bj")
+        throw InputError(source, "protocol.dispersion", text::unknown_name_message("dispersion", p.dispersion, {"none", "d3bj"}));
     return p;
+}
+
+const char* to_string(Electronic e) {
+    switch (e) {
+        case Electronic::Metal: return "metal";
+        case Electronic::Insulator: return "insulator";
+        case Electronic::Unknown: break;
+    }
+    return "unknown";
+}
+
+const char* to_string(SpinTreatment s) {
+    switch (s) {
+        case SpinTreatment::Restricted: return "restricted";
+        case SpinTreatment::Unrestricted: return "unrestricted";
+        case SpinTreatment::Auto: break;
+    }
+    return "auto";
+}
+
+Electronic electronic_from_string(const std::string& name, const std::string& source, const std::string& field) {
+    if (name == "metal") return Electronic::Metal;
+    if (name == "insulator") return Electronic::Insulator;
+    throw InputError(source, field, text::unknown_name_message("electronic character", name, {"metal", "insulator"}));
+}
+
+SpinTreatment spin_from_string(const std::string& name, const std::string& source, const std::string& field) {
+    if (name == "auto") return SpinTreatment::Auto;
+    if (name == "restricted") return SpinTreatment::Restricted;
+    if (name == "unrestricted") return SpinTreatment::Unrestricted;
+    throw InputError(source, field, text::unknown_name_message("spin treatment", name, {"auto", "restricted", "unrestricted"}));
 }
 
 const char* to_string(CalculationKind k) {
@@ -104,14 +168,19 @@ namespace interphase::plugins {
 nlohmann::json CalculationResult::to_json() const {
     nlohmann::json f = nlohmann::json::array();
     for (const auto& v : forces) f.push_back({v[0], v[1], v[2]});
-    return {{"energy_eV", energy},
-            {"forces_eV_per_A", f},
-            {"structure", structures::to_json(structure)},
-            {"scf_converged", scf_converged},
-            {"geometry_converged", geometry_converged},
-            {"ionic_steps", ionic_steps},
-            {"code", code},
-            {"code_version", code_version}};
+    nlohmann::json j{{"energy_eV", energy},
+                     {"forces_eV_per_A", f},
+                     {"structure", structures::to_json(structure)},
+                     {"scf_converged", scf_converged},
+                     {"geometry_converged", geometry_converged},
+                     {"ionic_steps", ionic_steps},
+                     {"code", code},
+                     {"code_version", code_version}};
+    // Only electronic-structure codes have them: an in-process potential's output keeps the
+    // layout (and the stored outputs) it always had.
+    if (free_energy) j["free_energy_eV"] = *free_energy;
+    if (!physics.empty()) j["physics"] = physics;
+    return j;
 }
 
 CalculationResult CalculationResult::from_json(const nlohmann::json& j) {
@@ -125,6 +194,8 @@ CalculationResult CalculationResult::from_json(const nlohmann::json& j) {
     r.ionic_steps = j.at("ionic_steps").get<int>();
     r.code = j.at("code").get<std::string>();
     r.code_version = j.at("code_version").get<std::string>();
+    if (j.contains("free_energy_eV")) r.free_energy = j.at("free_energy_eV").get<double>();
+    if (j.contains("physics")) r.physics = j.at("physics");
     return r;
 }
 

@@ -24,21 +24,47 @@ namespace interphase::plugins {
 class Potential;  // plugins/potential.hpp
 
 /// Code-agnostic numerical settings; each plugin maps them to its own keywords (docs/protocols.md).
+/// The named protocols and how far their numbers are from converged are in docs/protocols.md:
+/// "plumbing" exists to test the machinery (its numbers are not science), "fast" is the cheapest
+/// protocol whose numbers are meant to be read, "standard" what a paper reports, "precise" the
+/// reference it is checked against.
 struct Protocol {
     std::string name = "fast";
     std::string functional = "PBE";
-    std::string precision = "fast";       ///< "fast" | "standard" | "precise" (basis size, cutoffs)
-    double kpoint_spacing = 0.30;        ///< Å^-1 (2π included), as ASE's kptdensity-free "kspacing"
-    double smearing = 0.1;               ///< eV, Fermi-Dirac electronic temperature; 0 = none
+    std::string precision = "fast";      ///< "plumbing" | "fast" | "standard" | "precise" (basis, cutoffs)
+    double kpoint_spacing = 0.30;        ///< Å^-1 (2π included) for insulators and molecules
+    double kpoint_spacing_metal = 0.20;  ///< Å^-1 for metals and metal|insulator interfaces
+    double smearing = 0.03;              ///< eV, Fermi-Dirac electronic temperature; 0 = none
     double scf_tolerance = 1e-6;         ///< Hartree-scale energy/density convergence
     int max_scf = 200;
     double fmax = 0.05;                  ///< eV/Å, relaxation force threshold
     int max_relax_steps = 100;
+    std::string dispersion = "none";     ///< "none" | "d3bj" (Grimme D3 with Becke-Johnson damping)
 
+    /// The k-point spacing for a system of this electronic character.
+    double kpoint_spacing_for(bool metallic) const { return metallic ? kpoint_spacing_metal : kpoint_spacing; }
     nlohmann::json to_json() const;
-    /// Named protocol ("fast", "standard", "precise") with optional overrides; throws InputError.
+    /// The protocol as task hashes of in-process potentials (EMT...) saw it before the
+    /// per-character k-spacing and dispersion existed: those calculators ignore both, and
+    /// their earlier runs stay reusable.
+    nlohmann::json identity_v1() const;
+    /// Named protocol ("plumbing", "fast", "standard", "precise") with optional overrides;
+    /// throws InputError naming the field.
     static Protocol from_json(const nlohmann::json& j, const std::string& source);
 };
+
+/// What a workflow knows about the system that an electronic-structure code needs and cannot
+/// tell from the atoms: the electronic character of the host (k-point density, SCF mixing, the
+/// automatic spin rule), whether the cell is a slab with vacuum along c (dipole correction), and
+/// how spin is treated. In-process potentials ignore it.
+enum class Electronic { Unknown, Metal, Insulator };
+enum class SpinTreatment { Auto, Restricted, Unrestricted };
+const char* to_string(Electronic e);
+const char* to_string(SpinTreatment s);
+/// Throws InputError naming `field` for an unknown name ("metal", "insulator"; "auto",
+/// "restricted", "unrestricted").
+Electronic electronic_from_string(const std::string& name, const std::string& source, const std::string& field);
+SpinTreatment spin_from_string(const std::string& name, const std::string& source, const std::string& field);
 
 enum class CalculationKind { SinglePoint, Relaxation };
 const char* to_string(CalculationKind k);
@@ -48,8 +74,11 @@ struct CalculationRequest {
     CalculationKind kind = CalculationKind::SinglePoint;
     Protocol protocol;
     int charge = 0;
-    int spin_multiplicity = 0;        ///< 0 = let the plugin decide (closed shell or smeared)
+    int spin_multiplicity = 0;        ///< 0 = let the plugin decide (SpinTreatment); > 0 starts UKS there
     std::string label;                ///< human-readable, e.g. "Al(111)+Li fcc hollow"
+    Electronic electronic = Electronic::Unknown;  ///< unknown counts as metal (denser k-points)
+    bool slab = false;                ///< vacuum along c: a dipole correction along z
+    SpinTreatment spin = SpinTreatment::Auto;
 };
 
 /// How to run a prepared calculation: the executor's only view of a DFT code.
@@ -63,7 +92,14 @@ struct LaunchSpec {
 };
 
 struct CalculationResult {
-    double energy = 0;                               ///< eV, total energy of the final structure
+    /// eV, the energy of the final structure that binding energies and barriers use: with
+    /// smearing the σ→0 estimate E0 = F − ½(−TS) (VASP's "energy(sigma->0)"), otherwise E.
+    double energy = 0;
+    std::optional<double> free_energy;               ///< eV, Mermin free energy F = E − TS (what forces belong to)
+    /// What the calculation was, as the code was told and as it printed it (basis and potential per
+    /// element, cutoffs, k-mesh, smearing, spin and final moment, dipole correction, dispersion,
+    /// fixed atoms): stored with every result so that a reader can judge a number (docs/protocols.md).
+    nlohmann::json physics = nlohmann::json::object();
     std::vector<Eigen::Vector3d> forces;             ///< eV/Å, per atom of final structure
     structures::Structure structure;                 ///< final (relaxed) structure
     bool scf_converged = false;

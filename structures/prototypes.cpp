@@ -331,8 +331,8 @@ Prototype parse_prototype(const std::string& yaml_text, const std::string& sourc
     const YAML::Node& root = loaded;
     if (!root.IsMap()) fail(source, "", "a prototype file is a YAML mapping (name, formula, space_group, lattice, sites...)");
     try {
-        reject_unknown_keys(root, {"name", "formula", "description", "space_group", "hall_number", "lattice", "sites",
-                                   "citation"},
+        reject_unknown_keys(root, {"name", "formula", "description", "electronic", "space_group", "hall_number", "lattice",
+                                   "sites", "citation"},
                             source, "");
         Prototype p;
         p.name = as_string(require(root, "name", source, "name"), source, "name");
@@ -340,6 +340,14 @@ Prototype parse_prototype(const std::string& yaml_text, const std::string& sourc
             fail(source, "name", fmt::format("'{}' must be a non-empty name without spaces or slashes", p.name));
         p.formula = as_string(require(root, "formula", source, "formula"), source, "formula");
         if (root["description"]) p.description = as_string(root["description"], source, "description");
+        // The electronic character decides k-point density, mixing and the automatic spin rule
+        // of a DFT calculation on this phase (docs/protocols.md). Every shipped prototype says
+        // it; without it a DFT host is treated as a metal (the denser k-mesh).
+        if (root["electronic"]) {
+            p.electronic = as_string(root["electronic"], source, "electronic");
+            if (p.electronic != "metal" && p.electronic != "insulator")
+                fail(source, "electronic", fmt::format("must be 'metal' or 'insulator', got '{}'", p.electronic));
+        }
         p.citation = as_string(require(root, "citation", source, "citation"), source, "citation");
         if (text::trim(p.citation).empty()) fail(source, "citation", "must name the crystallographic source");
 

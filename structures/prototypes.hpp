@@ -40,6 +40,7 @@ struct Prototype {
     std::string name;             ///< registry name = file name, e.g. "Li2S"
     std::string formula;          ///< reduced formula as chemists write it, e.g. "LiAl"
     std::string description;      ///< structure type, e.g. "antifluorite"
+    std::string electronic;       ///< "metal" | "insulator" (PBE); "" = not stated (treated as metal)
     std::string citation;         ///< crystallographic source of the parameters
     int space_group = 0;          ///< 1..230
     int hall_number = 0;          ///< spglib setting 1..530; 0 = default setting of space_group

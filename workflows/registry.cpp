@@ -1,11 +1,15 @@
-// The one place where workflow kinds are registered: one line per kind (docs/extending.md).
+// The one place where workflow kinds and result sections are registered: one line each
+// (docs/extending.md).
 // Registering a workflow kind also registers its task kinds with the engine.
 #include <set>
 
 #include "workflows/binding_energy/binding_energy.hpp"
+#include "workflows/binding_energy/results.hpp"
 #include "workflows/calculation/calculation.hpp"
 #include "workflows/neb/neb_tasks.hpp"
 #include "workflows/neb/neb_workflow.hpp"
+#include "workflows/neb/results.hpp"
+#include "workflows/results_section.hpp"
 #include "workflows/structure_tasks.hpp"
 #include "workflows/workflow_kind.hpp"
 
@@ -27,6 +31,17 @@ WorkflowKindRegistry::WorkflowKindRegistry() : Registry<WorkflowKind>("workflow"
 
 WorkflowKindRegistry& WorkflowKindRegistry::instance() {
     static WorkflowKindRegistry registry;
+    return registry;
+}
+
+// What a run reports, one line per section, in the order of the printed table.
+ResultSectionRegistry::ResultSectionRegistry() : Registry<ResultSection>("result section") {
+    add(binding_energy::results_section());
+    add(neb::results_section());
+}
+
+ResultSectionRegistry& ResultSectionRegistry::instance() {
+    static ResultSectionRegistry registry;
     return registry;
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "common/text.hpp"
+#include "common/units.hpp"
 #include "plugins/cp2k/cp2k.hpp"
 
 namespace interphase::plugins::cp2k {
@@ -81,6 +82,7 @@ nlohmann::json Cp2kCalculator::hashed_settings() const {
     // Only what changes the numbers: overrides and data file names. The data directory, the
     // executable and the launcher are left out so that a cluster with another install path
     // reuses results computed here.
+    // An empty file name is the protocol's choice (part of the protocol, hashed with it).
     nlohmann::json j{{"basis_file", std::filesystem::path(settings_.basis_file).filename().string()},
                      {"potential_file", std::filesystem::path(settings_.potential_file).filename().string()},
                      {"basis_set", settings_.basis_set.empty() ? nlohmann::json() : nlohmann::json(settings_.basis_set)},
@@ -96,14 +98,21 @@ void Cp2kCalculator::check_available() const {
                                          settings_.executable));
     if (settings_.launcher == "mpirun" && !find_executable("mpirun"))
         throw ExecutionError("'mpirun' not found on PATH (calculator.launcher: mpirun; use 'none' to run CP2K directly)");
+    // The files named in the workflow, else those of every protocol but `precise` (whose UZH
+    // files write_inputs checks): a missing one is reported before the first task.
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(settings_.basis_path(), ec))
-        throw ExecutionError(fmt::format("CP2K basis-set file '{}' not found (calculator.data_dir, calculator.basis_file)",
-                                         settings_.basis_path().string()));
-    if (!std::filesystem::is_regular_file(settings_.potential_path(), ec))
-        throw ExecutionError(fmt::format(
-            "CP2K pseudopotential file '{}' not found (calculator.data_dir, calculator.potential_file)",
-            settings_.potential_path().string()));
+    const std::vector<std::string> basis_files{settings_.basis_file.empty() ? "BASIS_MOLOPT" : settings_.basis_file};
+    const std::vector<std::string> potential_files{settings_.potential_file.empty() ? "GTH_POTENTIALS"
+                                                                                    : settings_.potential_file};
+    for (const auto& f : basis_files)
+        if (!std::filesystem::is_regular_file(settings_.resolve(f), ec))
+            throw ExecutionError(fmt::format("CP2K basis-set file '{}' not found (calculator.data_dir, calculator.basis_file)",
+                                             settings_.resolve(f).string()));
+    for (const auto& f : potential_files)
+        if (!std::filesystem::is_regular_file(settings_.resolve(f), ec))
+            throw ExecutionError(fmt::format(
+                "CP2K pseudopotential file '{}' not found (calculator.data_dir, calculator.potential_file)",
+                settings_.resolve(f).string()));
 }
 
 namespace {
@@ -173,7 +182,17 @@ CalculationResult Cp2kCalculator::parse(const CalculationRequest& request, const
         }
         throw;
     }
-    if (request.kind != CalculationKind::Relaxation) return make_result(request, out, file);
+    // The physics record: what the input asked for (recomputed: a pure function of the request
+    // and the settings) and what the output says about the result.
+    auto with_physics = [&](CalculationResult r) {
+        r.physics = plan_input(request, settings_).physics;
+        if (out.absolute_spin_density) r.physics["absolute_spin_density"] = *out.absolute_spin_density;
+        if (!out.entropic_energies.empty())
+            r.physics["entropy_term_eV"] = out.entropic_energies.back() * units::kHartreeToEV;  // −TS
+        r.physics["energy"] = r.free_energy ? "sigma->0 (E0 = F + TS/2)" : "total";
+        return r;
+    };
+    if (request.kind != CalculationKind::Relaxation) return with_physics(make_result(request, out, file));
 
     const auto xyz_path = dir / kTrajectoryFile;
     if (!std::filesystem::is_regular_file(xyz_path, ec))
@@ -188,7 +207,7 @@ CalculationResult Cp2kCalculator::parse(const CalculationRequest& request, const
             throw ParseError(xyz_path.string(), 0,
                              fmt::format("atom {} is {} in the trajectory but {} in the request", i + 1,
                                          frame.species[i], atoms[i].species));
-    return make_result(request, out, file, &frame.positions);
+    return with_physics(make_result(request, out, file, &frame.positions));
 }
 
 bool Cp2kCalculator::prepare_restart(const CalculationRequest& request, const std::filesystem::path& dir) const {
@@ -218,17 +237,15 @@ bool Cp2kCalculator::prepare_restart(const CalculationRequest& request, const st
     while (fs::exists(dir / fmt::format("{}.part-{}", kOutputFile, part), ec)) ++part;
     if (fs::exists(dir / kOutputFile, ec)) fs::rename(dir / kOutputFile, dir / fmt::format("{}.part-{}", kOutputFile, part), ec);
     if (fs::exists(xyz, ec)) fs::rename(xyz, dir / fmt::format("trajectory.part-{}.xyz", part), ec);
-    // The last wavefunction (Γ: .wfn, k-points: .kp) under a name the next run does not overwrite
-    // while reading it.
+    // The last complete wavefunction (Γ: .wfn, k-points: .kp; a backup when the stop cut the
+    // newest one) under a name the next run does not overwrite while reading it.
     std::string wavefunction;
-    for (const char* ext : {"wfn", "kp"}) {
-        const auto file = dir / fmt::format("cp2k-RESTART.{}", ext);
-        if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) == 0) continue;
+    if (const auto file = last_complete_wavefunction(dir)) {
+        const std::string ext = file->filename().string().find(".kp") != std::string::npos ? "kp" : "wfn";
         wavefunction = fmt::format("restart-part-{}.{}", part, ext);
-        fs::rename(file, dir / wavefunction, ec);
-        if (ec) throw ExecutionError(fmt::format("cannot keep {}: {}", file.string(), ec.message()));
+        fs::rename(*file, dir / wavefunction, ec);
+        if (ec) throw ExecutionError(fmt::format("cannot keep {}: {}", file->string(), ec.message()));
         continued = true;
-        break;
     }
     remove_run_files(dir);
     write_atomically(dir / kInputFile, write_input(next, settings_, wavefunction));

@@ -22,22 +22,22 @@ namespace interphase::plugins::cp2k {
 
 /// Version of the input generation; part of every task hash. Bump it whenever write_input()
 /// changes what CP2K computes.
-inline constexpr const char* kPluginVersion = "cp2k-plugin/2";
+inline constexpr const char* kPluginVersion = "cp2k-plugin/3";
 
 /// The `calculator:` block of a workflow (minus `code`), validated.
 struct Settings {
     std::string executable = "cp2k.psmp";
     std::string launcher = "mpirun";            ///< "none" | "mpirun"; default measured (docs)
     std::filesystem::path data_dir = "/usr/share/cp2k";
-    std::string basis_file = "BASIS_MOLOPT";    ///< relative names resolve in data_dir
-    std::string potential_file = "GTH_POTENTIALS";
+    std::string basis_file;                     ///< "" = the protocol's; relative names resolve in data_dir
+    std::string potential_file;                 ///< "" = the protocol's
     std::string basis_set;                      ///< override for every element ("" = protocol's)
     std::map<std::string, std::string> element_basis_sets;  ///< per-element overrides
     std::optional<double> cutoff;               ///< Ry, overrides the protocol's
     std::optional<double> rel_cutoff;           ///< Ry, overrides the protocol's
 
-    std::filesystem::path basis_path() const;
-    std::filesystem::path potential_path() const;
+    /// A data file name as CP2K will open it: relative names resolve in data_dir.
+    std::filesystem::path resolve(const std::string& file) const;
 
     /// Throws InputError naming `source` and the field ("calculator.<key>"), with a
     /// "did you mean" for unknown keys.
@@ -45,16 +45,19 @@ struct Settings {
     nlohmann::json to_json() const;
 };
 
-/// Numerical settings that follow from the protocol's precision and the overrides.
+/// Numerical settings that follow from the protocol's precision and the overrides
+/// (docs/protocols.md has the table and the measured errors).
 struct Numerics {
-    std::string basis_set;   ///< default basis for elements without a per-element override
-    double cutoff = 0;       ///< Ry
-    double rel_cutoff = 0;   ///< Ry
-    double eps_default = 0;  ///< QS/EPS_DEFAULT
-    /// XC_GRID smoothing (XC_SMOOTH_RHO NN10, XC_DERIV SPLINE2_SMOOTH): at modest cutoffs it
-    /// removes the grid ("egg-box") noise that makes forces disagree with the energy and
-    /// leaves BFGS oscillating; off for "precise", whose cutoff makes it unnecessary.
-    bool smooth_xc_grid = false;
+    std::string basis_set;             ///< default basis for elements without a per-element override
+    bool basis_valence_suffix = false; ///< append "-qN" (the element's GTH valence): the UZH sets
+    std::string basis_file;            ///< as named (BASIS_MOLOPT, BASIS_MOLOPT_UZH, or the override)
+    std::string potential_file;        ///< GTH_POTENTIALS, POTENTIAL_UZH, or the override
+    double cutoff = 0;                 ///< Ry, finest grid
+    double rel_cutoff = 0;             ///< Ry, Gaussian-to-grid mapping
+    int ngrids = 4;                    ///< MGRID/NGRIDS
+    double eps_default = 0;            ///< QS/EPS_DEFAULT
+    std::filesystem::path basis_path;      ///< basis_file resolved in the data folder
+    std::filesystem::path potential_path;  ///< potential_file resolved in the data folder
 };
 /// Throws InputError for an unknown precision.
 Numerics numerics(const Protocol& protocol, const Settings& settings);
@@ -77,6 +80,15 @@ int valence_electrons(const std::string& element, const std::string& basis_set,
 /// system (cp2k-RESTART.wfn or .kp): the SCF starts from it (SCF_GUESS RESTART).
 std::string write_input(const CalculationRequest& request, const Settings& settings,
                         const std::string& wavefunction_restart = "");
+/// The input text and what it asks CP2K to compute (basis and potential per element, cutoffs,
+/// k-mesh, smearing, spin treatment, dipole correction, dispersion, fixed atoms): the
+/// `physics` record stored with every result.
+struct InputPlan {
+    std::string text;
+    nlohmann::json physics;
+};
+InputPlan plan_input(const CalculationRequest& request, const Settings& settings,
+                     const std::string& wavefunction_restart = "");
 
 /// Everything the parser reads from one CP2K output text (cp2k.out). Energies in Hartree and
 /// forces in Hartree/Bohr, as printed: conversion happens in Calculator::parse.
@@ -84,6 +96,11 @@ struct Cp2kOutput {
     std::string version;                         ///< "CP2K version 2023.1"
     std::string run_type;                        ///< "ENERGY_FORCE", "GEO_OPT" (GLOBAL| Run type)
     std::vector<double> energies;                ///< every ENERGY| Total FORCE_EVAL line, Hartree
+    /// Every "Electronic entropic energy:" line (Hartree): −TS of the smeared occupations,
+    /// included in the total (free) energy. Empty without smearing.
+    std::vector<double> entropic_energies;
+    /// Last "Integrated absolute spin density" (electrons), UKS only.
+    std::optional<double> absolute_spin_density;
     std::vector<Eigen::Vector3d> forces;         ///< last ATOMIC FORCES block, Hartree/Bohr
     std::vector<bool> scf_converged;             ///< one entry per SCF run, in order
     std::vector<int> scf_steps;                  ///< steps of each converged SCF run (0 if not)
@@ -124,6 +141,16 @@ void check_output(const CalculationRequest& request, const Cp2kOutput& out, cons
 CalculationResult make_result(const CalculationRequest& request, const Cp2kOutput& out, const std::string& file,
                               const std::vector<Eigen::Vector3d>* final_positions = nullptr);
 
+/// Whether `file` is a complete CP2K wavefunction restart file: every Fortran record whole
+/// and, for Γ-point .wfn files, exactly the records its header announces (spins × orbitals).
+/// A SIGTERM while CP2K rewrites the file leaves it empty or cut short.
+bool wavefunction_complete(const std::filesystem::path& file);
+
+/// The newest complete wavefunction a stopped run left in `dir`: cp2k-RESTART.wfn, else its
+/// backups cp2k-RESTART.wfn.bak-N (CP2K renames the old file before writing the new one), then
+/// the same for .kp (k-points). nullopt when there is none.
+std::optional<std::filesystem::path> last_complete_wavefunction(const std::filesystem::path& dir);
+
 /// The CP2K calculator (registered as "cp2k").
 class Cp2kCalculator final : public Calculator {
 public:
@@ -136,7 +163,8 @@ public:
     LaunchSpec launch(const std::filesystem::path& dir, int cores) const override;
     CalculationResult parse(const CalculationRequest& request, const std::filesystem::path& dir) const override;
     /// Continues a run stopped at its time limit: a relaxation restarts from the last frame of
-    /// cp2k-pos-1.xyz (with a fresh optimizer), the SCF from cp2k-RESTART.wfn/.kp; the stopped
+    /// cp2k-pos-1.xyz (with a fresh optimizer), the SCF from the last complete wavefunction
+    /// (last_complete_wavefunction); the stopped
     /// run's cp2k.out and trajectory are kept as cp2k.out.part-N and trajectory.part-N.xyz.
     bool prepare_restart(const CalculationRequest& request, const std::filesystem::path& dir) const override;
     const Settings& settings() const noexcept { return settings_; }

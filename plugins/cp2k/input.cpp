@@ -190,13 +190,8 @@ std::string single_line(std::string s) {
 
 }  // namespace
 
-std::filesystem::path Settings::basis_path() const {
-    std::filesystem::path p(basis_file);
-    return p.is_absolute() ? p : data_dir / p;
-}
-
-std::filesystem::path Settings::potential_path() const {
-    std::filesystem::path p(potential_file);
+std::filesystem::path Settings::resolve(const std::string& file) const {
+    std::filesystem::path p(file);
     return p.is_absolute() ? p : data_dir / p;
 }
 
@@ -246,8 +241,9 @@ Settings Settings::from_json(const nlohmann::json& config, const std::string& so
 }
 
 nlohmann::json Settings::to_json() const {
-    nlohmann::json j{{"executable", executable}, {"launcher", launcher},         {"data_dir", data_dir.string()},
-                     {"basis_file", basis_file}, {"potential_file", potential_file}};
+    nlohmann::json j{{"executable", executable}, {"launcher", launcher}, {"data_dir", data_dir.string()}};
+    if (!basis_file.empty()) j["basis_file"] = basis_file;
+    if (!potential_file.empty()) j["potential_file"] = potential_file;
     if (!element_basis_sets.empty()) {
         nlohmann::json b = element_basis_sets;
         if (!basis_set.empty()) b["*"] = basis_set;
@@ -262,22 +258,36 @@ nlohmann::json Settings::to_json() const {
 
 Numerics numerics(const Protocol& protocol, const Settings& settings) {
     Numerics n;
-    // Cutoffs (Ry) of the finest multigrid level / the Gaussian-to-grid mapping. For "fast",
-    // 250/40 matches 300/50 for Li2S to 1e-8 Ha, while 200/30 moves Li2 by 8 meV/atom and 150 Ry
-    // leaves Li2 forces wrong (the hard Li q3 potential); see docs/plugins/cp2k.md.
-    if (protocol.precision == "fast") {
-        n = {"SZV-MOLOPT-SR-GTH", 250, 40, 1e-10, true};
-    } else if (protocol.precision == "standard") {
-        n = {"DZVP-MOLOPT-SR-GTH", 400, 50, 1e-10, true};
-    } else if (protocol.precision == "precise") {
-        n = {"DZVP-MOLOPT-SR-GTH", 600, 60, 1e-12, false};
+    // Basis, pseudopotential family, cutoffs (Ry) of the finest multigrid level and of the
+    // Gaussian-to-grid mapping, grid count, EPS_DEFAULT. Measured distances from convergence
+    // are in docs/protocols.md. No XC_SMOOTH_RHO/XC_DERIV smoothing in any protocol: it biases
+    // the free Li atom by 1.0-1.6 eV (issue 12), so energies would not be comparable.
+    const std::string& precision = protocol.precision;
+    if (precision == "plumbing") {
+        // SZV has no p functions for Li: for tests of the machinery only.
+        n = {"SZV-MOLOPT-SR-GTH", false, "BASIS_MOLOPT", "GTH_POTENTIALS", 250, 40, 4, 1e-10, {}, {}};
+    } else if (precision == "fast") {
+        n = {"DZVP-MOLOPT-SR-GTH", false, "BASIS_MOLOPT", "GTH_POTENTIALS", 400, 50, 4, 1e-12, {}, {}};
+    } else if (precision == "standard") {
+        n = {"DZVP-MOLOPT-SR-GTH", false, "BASIS_MOLOPT", "GTH_POTENTIALS", 600, 60, 5, 1e-12, {}, {}};
+    } else if (precision == "precise") {
+        // The UZH triple-zeta sets exist per valence ("-q3" for Li...): the name gets the
+        // valence of the element's default GTH potential appended.
+        n = {"TZV2P-MOLOPT-PBE-GTH", true, "BASIS_MOLOPT_UZH", "POTENTIAL_UZH", 800, 80, 5, 1e-12, {}, {}};
     } else {
         throw InputError("protocol", "protocol.precision",
-                         text::unknown_name_message("precision", protocol.precision, {"fast", "standard", "precise"}));
+                         text::unknown_name_message("precision", precision, {"plumbing", "fast", "standard", "precise"}));
     }
-    if (!settings.basis_set.empty()) n.basis_set = settings.basis_set;
+    if (!settings.basis_set.empty()) {
+        n.basis_set = settings.basis_set;
+        n.basis_valence_suffix = false;
+    }
+    if (!settings.basis_file.empty()) n.basis_file = settings.basis_file;
+    if (!settings.potential_file.empty()) n.potential_file = settings.potential_file;
     if (settings.cutoff) n.cutoff = *settings.cutoff;
     if (settings.rel_cutoff) n.rel_cutoff = *settings.rel_cutoff;
+    n.basis_path = settings.resolve(n.basis_file);
+    n.potential_path = settings.resolve(n.potential_file);
     return n;
 }
 
@@ -315,13 +325,27 @@ int valence_electrons(const std::string& element, const std::string& basis_set,
 
 std::string write_input(const CalculationRequest& request, const Settings& settings,
                         const std::string& wavefunction_restart) {
+    return plan_input(request, settings, wavefunction_restart).text;
+}
+
+InputPlan plan_input(const CalculationRequest& request, const Settings& settings, const std::string& wavefunction_restart) {
     const auto& s = request.structure;
     const auto& p = request.protocol;
     if (s.size() == 0) throw InputError("request", "structure", "has no atoms");
     const Numerics num = numerics(p, settings);
     const Functional xc = functional_for(p.functional);
-    const auto basis_path = settings.basis_path();
-    const auto potential_path = settings.potential_path();
+    const auto& basis_path = num.basis_path;
+    const auto& potential_path = num.potential_path;
+    for (const auto* file : {&basis_path, &potential_path})
+        if (std::error_code ec; !std::filesystem::is_regular_file(*file, ec))
+            throw InputError(file->string(), "calculator.data_dir",
+                             fmt::format("not found: precision '{}' needs it (cp2k-data ships it in /usr/share/cp2k)",
+                                         p.precision));
+    if (num.basis_valence_suffix && xc.xc != std::string("PBE"))
+        throw InputError("protocol", "protocol.functional",
+                         fmt::format("precision '{}' uses the PBE-optimised TZV2P-MOLOPT-PBE-GTH basis sets; use PBE "
+                                     "or name a basis set (calculator.basis_set)",
+                                     p.precision));
 
     // Kinds: one per species, sorted, with the basis and the matching GTH-<xc>-qN potential.
     struct Kind {
@@ -336,7 +360,13 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
         if (!structures::is_element(atom.species))
             throw InputError("request", "structure", fmt::format("unknown element '{}'", atom.species));
         auto it = settings.element_basis_sets.find(atom.species);
-        const std::string basis = it != settings.element_basis_sets.end() ? it->second : num.basis_set;
+        std::string basis = num.basis_set;
+        if (it != settings.element_basis_sets.end()) {
+            basis = it->second;
+        } else if (num.basis_valence_suffix) {
+            // The valence of the element's default GTH potential (the one DZVP-MOLOPT-SR uses).
+            basis += fmt::format("-q{}", valence_electrons(atom.species, "DZVP-MOLOPT-SR-GTH", settings.resolve("BASIS_MOLOPT")));
+        }
         const int q = valence_electrons(atom.species, basis, basis_path);
         const std::string potential = fmt::format("{}-q{}", xc.potential, q);
         if (const auto* rows = DataFileIndex::headers(potential_path); rows && !has_entry(*rows, atom.species, potential))
@@ -350,20 +380,6 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
     if (electrons <= 0)
         throw InputError("request", "charge", fmt::format("leaves {} valence electrons", electrons));
 
-    // Spin: UKS when asked for a multiplicity or when the electron count is odd.
-    const int requested = request.spin_multiplicity;
-    if (requested < 0) throw InputError("request", "spin_multiplicity", "must be >= 0 (0 = automatic)");
-    bool uks = false;
-    int multiplicity = 1;
-    if (requested > 0) {
-        const int unpaired = requested - 1;
-        if (unpaired > electrons || (electrons - unpaired) % 2 != 0)
-            throw InputError("request", "spin_multiplicity",
-                             fmt::format("multiplicity {} is impossible with {} electrons", requested, electrons));
-        uks = true;
-        multiplicity = requested;
-    }
-
     // Orbitals available per spin: smearing needs some above the occupied ones. A minimal
     // basis can have none (SZV Li has 1s and 2s only: a Li atom fills both alpha orbitals), and
     // CP2K then aborts; such a system gets integer occupations instead.
@@ -372,32 +388,86 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
         const auto& f = kinds.at(atom.species).functions;
         orbitals = (orbitals && f) ? std::optional<int>(*orbitals + *f) : std::nullopt;
     }
-    if (requested == 0 && electrons % 2 != 0) {
-        // An odd electron count needs spin polarisation only without fractional occupations:
-        // with smearing, a closed-shell calculation describes a metal (a slab with an adatom) at
-        // half the cost and with a far better-behaved SCF (measured: 14 instead of 49 SCF steps,
-        // same energy to 1e-11 Ha, for Li on Al(111) 2x2). Ask for a multiplicity to get UKS.
-        const bool can_smear = p.smearing > 0 && (!orbitals || *orbitals - (electrons + 1) / 2 > 0);
-        if (!can_smear) {
+
+    // k-points by electronic character: an unknown character counts as a metal (the denser mesh).
+    const bool metallic = request.electronic != Electronic::Insulator;
+    const double spacing = p.kpoint_spacing_for(metallic);
+    const auto mesh = kpoint_mesh(s, spacing);
+    const bool gamma_only = mesh == std::array<int, 3>{1, 1, 1};
+
+    // Spin (docs/plugins/cp2k.md, "Spin"). An explicit multiplicity always means UKS. In the
+    // automatic treatment an odd electron count is a doublet for an insulator, a molecule or an
+    // atom at Γ (a Li adatom in an insulating supercell, the free Li atom), and closed shell
+    // with smearing for a metal, where the unpaired electron is delocalised (measured: the same
+    // energy to 1e-11 Ha at half the cost, 14 instead of 49 SCF steps, for Li on Al(111) 2x2),
+    // and for any cell sampled with k-points, where the adsorbate's electron forms a band over
+    // its periodic images (a UKS Li/Li2S(111) 1x1 cell with 3x3x1 k needed 66 SCF steps for its
+    // first geometry); `spin: unrestricted` asks for the polarised solution.
+    const int requested = request.spin_multiplicity;
+    if (requested < 0) throw InputError("request", "spin_multiplicity", "must be >= 0 (0 = automatic)");
+    if (requested > 0) {
+        const int unpaired = requested - 1;
+        if (unpaired > electrons || (electrons - unpaired) % 2 != 0)
+            throw InputError("request", "spin_multiplicity",
+                             fmt::format("multiplicity {} is impossible with {} electrons", requested, electrons));
+    }
+    const bool odd = electrons % 2 != 0;
+    // An insulator, a molecule or an atom at Γ has integer occupations (orbital transformation):
+    // smearing there only slows the SCF (diagonalisation and mixing instead of OT).
+    const bool wants_smearing = p.smearing > 0 && (metallic || !gamma_only);
+    const bool can_smear = wants_smearing && (!orbitals || *orbitals - (electrons + 1) / 2 > 0);
+    bool uks = false;
+    int multiplicity = 1;
+    switch (request.spin) {
+        case SpinTreatment::Restricted:
+            if (requested > 1)
+                throw InputError("request", "spin", fmt::format("restricted (closed shell) contradicts multiplicity {}", requested));
+            if (odd && !can_smear)
+                throw InputError("request", "spin",
+                                 fmt::format("restricted: {} electrons (odd) need smearing or an unrestricted calculation",
+                                             electrons));
+            break;
+        case SpinTreatment::Unrestricted:
             uks = true;
-            multiplicity = 2;
-        }
+            multiplicity = requested > 0 ? requested : (odd ? 2 : 1);
+            break;
+        case SpinTreatment::Auto:
+            if (requested > 0) {
+                uks = true;
+                multiplicity = requested;
+            } else if (odd && ((!metallic && gamma_only) || !can_smear)) {
+                uks = true;
+                multiplicity = 2;
+            }
+            break;
     }
     const int occupied = uks ? (electrons + multiplicity - 1) / 2 : (electrons + 1) / 2;
     const int spare = orbitals ? *orbitals - occupied : 1 << 20;
-
-    const auto mesh = kpoint_mesh(s, p.kpoint_spacing);
-    const bool gamma_only = mesh == std::array<int, 3>{1, 1, 1};
-    const bool smearing = p.smearing > 0 && spare > 0;
+    const bool smearing = wants_smearing && spare > 0;
+    // CP2K cannot fix the moment with k-points (it aborts): there the multiplicity only starts
+    // the SCF and the moment relaxes with the Fermi level shared by both spins.
+    const bool fixed_moment = uks && smearing && gamma_only;
     const bool relax = request.kind == CalculationKind::Relaxation;
     if (p.scf_tolerance <= 0) throw InputError("protocol", "protocol.scf_tolerance", "must be > 0");
+
+    // The dipole correction along z. CP2K places the dipole layer itself, at the plane of
+    // lowest planar-averaged density (the middle of the vacuum): an explicit SURF_DIP_POS at the
+    // cell boundary (where a centred slab's vacuum middle falls) made CP2K 2023.1 abort with
+    // "Dipole correction needs more vacuum space" (measured on Al(111) with 10 Å of vacuum).
+    const bool dipole = request.slab;
+    if (dipole) {
+        const auto& L = s.lattice();
+        if (std::abs(L(0, 2)) > 1e-6 || std::abs(L(1, 2)) > 1e-6 || std::abs(L(2, 0)) > 1e-6 || std::abs(L(2, 1)) > 1e-6)
+            throw InputError("request", "slab",
+                             "the dipole correction needs a and b in the xy plane and c along z (the slab normal)");
+    }
 
     std::ostringstream o;
     o << "! CP2K input written by Interphase (" << kPluginVersion << "); edits are overwritten.\n";
     if (!request.label.empty()) o << "! " << single_line(request.label) << "\n";
     o << "! protocol " << single_line(p.name) << ": " << p.functional << ", precision " << p.precision
-      << ", k-spacing " << fmt::format("{:g}", p.kpoint_spacing) << " 1/A, smearing "
-      << fmt::format("{:g}", p.smearing) << " eV\n";
+      << ", k-spacing " << fmt::format("{:g}", spacing) << " 1/A (" << to_string(request.electronic) << "), smearing "
+      << fmt::format("{:g}", p.smearing) << " eV, dispersion " << p.dispersion << (request.slab ? ", slab" : "") << "\n";
     o << "&GLOBAL\n"
       << "  PROJECT cp2k\n"
       << "  RUN_TYPE " << (relax ? "GEO_OPT" : "ENERGY_FORCE") << "\n"
@@ -411,7 +481,11 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
       << "    POTENTIAL_FILE_NAME " << potential_path.string() << "\n"
       << "    CHARGE " << request.charge << "\n";
     if (uks) o << "    UKS .TRUE.\n    MULTIPLICITY " << multiplicity << "\n";
+    if (dipole)
+        o << "    SURFACE_DIPOLE_CORRECTION .TRUE.\n"
+          << "    SURF_DIP_DIR Z\n";
     o << "    &MGRID\n"
+      << "      NGRIDS " << num.ngrids << "\n"
       << "      CUTOFF " << fmt::format("{:g}", num.cutoff) << "\n"
       << "      REL_CUTOFF " << fmt::format("{:g}", num.rel_cutoff) << "\n"
       << "    &END MGRID\n"
@@ -429,8 +503,10 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
       << "      SCF_GUESS " << (wavefunction_restart.empty() ? "ATOMIC" : "RESTART") << "\n"
       << "      EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
       << "      MAX_SCF " << p.max_scf << "\n";
-    if (p.smearing > 0 && !smearing)
+    if (wants_smearing && !smearing)
         o << "      ! no smearing: the basis has no orbital above the " << occupied << " occupied per spin\n";
+    else if (p.smearing > 0 && !smearing)
+        o << "      ! no smearing: an insulator at the Gamma point has integer occupations\n";
     if (smearing || !gamma_only) {
         // Diagonalisation with Broyden density mixing: needed for k-points and for fractional
         // occupations, and far more robust than OT for metals and small-gap systems.
@@ -441,6 +517,8 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
           << "      &END DIAGONALIZATION\n"
           << "      &MIXING\n"
           << "        METHOD BROYDEN_MIXING\n"
+          // α 0.4 for metals too: on Al(111) 2x2 (DZVP, 400 Ry, 2x2x1 k) it converges in 15
+          // SCF steps where α 0.2 with Kerker damping (β 1.5) needs 26, to the same energy (2e-6 Ha).
           << "        ALPHA 0.4\n"
           << "        NBROYDEN 8\n"
           << "      &END MIXING\n";
@@ -448,9 +526,10 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
             o << "      &SMEAR ON\n"
               << "        METHOD FERMI_DIRAC\n"
               << "        ELECTRONIC_TEMPERATURE [K] " << fmt::format("{:.2f}", p.smearing / kBoltzmannEVPerK) << "\n";
-            // An explicit multiplicity is kept (integer moment, one Fermi level per spin); an
-            // automatic one (odd electron count) only starts the SCF and may relax.
-            if (uks && requested > 0) o << "        FIXED_MAGNETIC_MOMENT " << (multiplicity - 1) << "\n";
+            // At Γ the multiplicity is kept (integer moment, one Fermi level per spin); with
+            // k-points CP2K cannot fix it and the moment relaxes (see above).
+            if (fixed_moment) o << "        FIXED_MAGNETIC_MOMENT " << (multiplicity - 1) << "\n";
+            else if (uks) o << "        ! moment free: CP2K cannot fix it with k-points\n";
             o << "      &END SMEAR\n";
         }
     } else {
@@ -465,11 +544,19 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
       << "    &XC\n"
       << "      &XC_FUNCTIONAL " << xc.xc << "\n"
       << "      &END XC_FUNCTIONAL\n";
-    if (num.smooth_xc_grid)
-        o << "      &XC_GRID\n"
-          << "        XC_SMOOTH_RHO NN10\n"
-          << "        XC_DERIV SPLINE2_SMOOTH\n"
-          << "      &END XC_GRID\n";
+    if (p.dispersion == "d3bj") {
+        o << "      &VDW_POTENTIAL\n"
+          << "        POTENTIAL_TYPE PAIR_POTENTIAL\n"
+          << "        &PAIR_POTENTIAL\n"
+          << "          TYPE DFTD3(BJ)\n"
+          << "          PARAMETER_FILE_NAME " << settings.resolve("dftd3.dat").string() << "\n"
+          << "          REFERENCE_FUNCTIONAL " << xc.xc << "\n"
+          << "        &END PAIR_POTENTIAL\n"
+          << "      &END VDW_POTENTIAL\n";
+    } else if (p.dispersion != "none") {
+        throw InputError("protocol", "protocol.dispersion",
+                         text::unknown_name_message("dispersion", p.dispersion, {"none", "d3bj"}));
+    }
     o << "    &END XC\n"
       << "  &END DFT\n";
 
@@ -541,7 +628,43 @@ std::string write_input(const CalculationRequest& request, const Settings& setti
           << "  &END PRINT\n"
           << "&END MOTION\n";
     }
-    return o.str();
+    InputPlan plan;
+    plan.text = o.str();
+    // What was computed, for the reader of a number (docs/protocols.md, "Provenance").
+    nlohmann::json kind_json = nlohmann::json::object();
+    for (const auto& [species, kind] : kinds)
+        kind_json[species] = {{"basis_set", kind.basis}, {"potential", kind.potential}, {"valence", kind.valence}};
+    std::size_t n_fixed = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) n_fixed += s[i].fixed ? 1 : 0;
+    plan.physics = {{"code", "cp2k"},
+                    {"plugin_version", kPluginVersion},
+                    {"protocol", p.name},
+                    {"precision", p.precision},
+                    {"functional", xc.xc},
+                    {"kinds", kind_json},
+                    {"basis_file", basis_path.filename().string()},
+                    {"potential_file", potential_path.filename().string()},
+                    {"cutoff_Ry", num.cutoff},
+                    {"rel_cutoff_Ry", num.rel_cutoff},
+                    {"ngrids", num.ngrids},
+                    {"eps_default", num.eps_default},
+                    {"eps_scf", p.scf_tolerance},
+                    {"electronic", to_string(request.electronic)},
+                    {"kpoint_spacing_per_A", spacing},
+                    {"kpoint_mesh", {mesh[0], mesh[1], mesh[2]}},
+                    {"smearing", smearing ? "fermi_dirac" : "none"},
+                    {"smearing_eV", smearing ? p.smearing : 0.0},
+                    {"spin", uks ? "unrestricted" : "restricted"},
+                    {"multiplicity", multiplicity},
+                    {"moment", uks ? (fixed_moment ? "fixed" : (smearing ? "free" : "integer")) : "none"},
+                    {"electrons", electrons},
+                    {"charge", request.charge},
+                    {"dipole_correction", dipole ? nlohmann::json{{"direction", "z"}, {"position", "lowest-density plane"}}
+                                                 : nlohmann::json(nullptr)},
+                    {"dispersion", p.dispersion},
+                    {"fixed_atoms", n_fixed},
+                    {"fmax_eV_per_A", relax ? nlohmann::json(p.fmax) : nlohmann::json(nullptr)}};
+    return plan;
 }
 
 }  // namespace interphase::plugins::cp2k

@@ -93,6 +93,12 @@ Cp2kOutput parse_output(const std::string& text, const std::string& source) {
             // "(a.u.):" up to 7.1, "[a.u.]:" up to 2024, "[hartree]" from 2025: the value is last.
             const auto t = text::split_ws(line);
             out.energies.push_back(number(t.back(), source, line_no, "the total energy"));
+        } else if (contains(line, "Electronic entropic energy:")) {
+            const auto t = text::split_ws(line);
+            out.entropic_energies.push_back(number(t.back(), source, line_no, "the entropic energy"));
+        } else if (contains(line, "Integrated absolute spin density")) {
+            const auto t = text::split_ws(line);
+            out.absolute_spin_density = number(t.back(), source, line_no, "the absolute spin density");
         } else if (contains(line, "ATOMIC FORCES in [a.u.]")) {
             std::vector<Eigen::Vector3d> forces;
             std::size_t j = i + 1;
@@ -226,7 +232,15 @@ CalculationResult make_result(const CalculationRequest& request, const Cp2kOutpu
     CalculationResult r;
     r.code = "cp2k";
     r.code_version = out.version;
-    r.energy = out.energies.back() * units::kHartreeToEV;
+    // With smearing CP2K's total energy is the Mermin free energy F = E − TS: the energy that
+    // binding energies and barriers compare is the σ→0 estimate E0 = F − ½(−TS) (exact to
+    // second order in σ; VASP's "energy(sigma->0)"). F stays beside it: the forces belong to it.
+    const double free_energy = out.energies.back() * units::kHartreeToEV;
+    r.energy = free_energy;
+    if (!out.entropic_energies.empty()) {
+        r.free_energy = free_energy;
+        r.energy = free_energy - 0.5 * out.entropic_energies.back() * units::kHartreeToEV;
+    }
     r.forces.reserve(n);
     for (const auto& f : out.forces) r.forces.push_back(f * units::kHartreePerBohrToEVPerAngstrom);
     r.structure = request.structure;

@@ -19,6 +19,7 @@
 #include "common/units.hpp"
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
+#include "cp2k_output.hpp"
 #include "test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -27,26 +28,9 @@ using namespace interphase;
 using interphase::testing::slurp;
 using interphase::testing::have_cp2k;
 using interphase::testing::run_cli;
+using interphase::testing::cp2k_energy;
 
 namespace {
-
-
-
-
-// The final total energy CP2K printed, in eV — read here with a plain regex, independently
-// of the plugin's parser.
-double cp2k_energy(const fs::path& out) {
-    const std::string text = slurp(out);
-    static const std::regex line(R"(ENERGY\| Total FORCE_EVAL \( QS \) energy \[a\.u\.\]:\s+(-?[0-9.]+))");
-    double last = 0;
-    bool found = false;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it) {
-        last = std::stod((*it)[1].str());
-        found = true;
-    }
-    REQUIRE_MESSAGE(found, out.string());
-    return last * units::kHartreeToEV;
-}
 
 fs::path task_dir(const fs::path& run, const std::string& task) {
     return run / "tasks" / engine::task_folder_name(task) / "cp2k.out";
@@ -86,7 +70,12 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
                                " 'units': f['delta_e/delta_e'].attrs['units'], 'code': f.attrs['code_version'],"
                                " 'mu': float(f['binding_energy/Al(111)'].attrs['mu']),"
                                " 'natoms': int(f['binding_energy/Al(111)/relaxed_best_site/positions'].shape[0]),"
-                               " 'ntasks': int(f['provenance/task'].shape[0])}, open('h5.json', 'w'))\"";
+                               " 'ntasks': int(f['provenance/task'].shape[0]),"
+                               " 'calcs': dict(zip(f['calculations/task'].asstr()[:],"
+                               "                   [json.loads(p) for p in f['calculations/physics'].asstr()[:]])),"
+                               " 'free': dict(zip(f['calculations/task'].asstr()[:],"
+                               "                  [None if v != v else float(v) for v in f['calculations/free_energy'][:]]))},"
+                               " open('h5.json', 'w'))\"";
         REQUIRE(std::system(py.c_str()) == 0);
         const auto h5 = nlohmann::json::parse(slurp(dir / "h5.json"));
         CHECK(h5["be"]["Al(111)"].get<double>() == doctest::Approx(eb_al).epsilon(1e-9));
@@ -98,6 +87,17 @@ TEST_CASE("binding-energy workflow on CP2K: run, results.h5, independent check, 
         CHECK(h5["code"].get<std::string>().find("2023") != std::string::npos);
         CHECK(h5["natoms"] == 9);  // 2x2 cell, 2 Al layers + Li
         CHECK(h5["ntasks"] == 15);
+        // The physics of every calculation, as the plugin recorded it (docs/protocols.md).
+        CHECK(h5["calcs"].size() == 5);
+        const auto& slab = h5["calcs"]["Al(111)/slab/relax"];
+        CHECK(slab["kinds"]["Al"]["basis_set"] == "SZV-MOLOPT-SR-GTH");  // plumbing
+        CHECK(slab["electronic"] == "metal");
+        CHECK(h5["calcs"]["Li2S(111)/slab/relax"]["electronic"] == "insulator");
+        CHECK(h5["calcs"]["reference/Li-atom/energy"]["spin"] == "unrestricted");
+        CHECK(slab["energy"] == "sigma->0 (E0 = F + TS/2)");
+        // F from CP2K's own total: the energy used differs from it by −½(−TS).
+        CHECK(h5["free"]["Al(111)/slab/relax"].get<double>() < cp2k_energy(task_dir(run, "Al(111)/slab/relax")));
+        CHECK(h5["free"]["reference/Li-atom/energy"].is_null());  // integer occupations: no free energy (NaN)
     }
     // Li binds to Al(111) (exothermic against the isolated atom), by a physically sensible amount.
     CHECK(eb_al < -0.5);

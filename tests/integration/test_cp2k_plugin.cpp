@@ -112,14 +112,18 @@ TEST_CASE("cp2k (real): Li2 single point — energy, Newton-consistent forces al
     if (!cp2k_installed()) return;
     const auto dir = testing::scratch("cp2k-li2-sp");
     auto calc = make();
-    const auto req = request(li2(2.7), "fast");
+    const auto req = request(li2(2.7), "plumbing");
     const auto r = run(*calc, req, dir);
 
     CHECK(slurp(dir / "cp2k.inp").find("KPOINTS") == std::string::npos);  // Γ only
     CHECK(r.code == "cp2k");
     CHECK(r.code_version.rfind("CP2K version", 0) == 0);
     CHECK(r.scf_converged);
-    CHECK(r.energy == doctest::Approx(last_energy_ev(dir / "cp2k.out")).epsilon(1e-14));
+    // Smeared: CP2K's total is the free energy F; the energy used is E0 = F − ½(−TS) ≥ F.
+    REQUIRE(r.free_energy);
+    CHECK(*r.free_energy == doctest::Approx(last_energy_ev(dir / "cp2k.out")).epsilon(1e-14));
+    CHECK(r.energy >= *r.free_energy);
+    CHECK(r.energy - *r.free_energy < 0.05);
     CHECK(r.energy < -400.0);  // two Li with 1s semicore (GTH q3): about -404 eV
     REQUIRE(r.forces.size() == 2);
     CHECK((r.forces[0] + r.forces[1]).norm() < 1e-3);  // Newton's third law (eV/Å)
@@ -162,9 +166,13 @@ TEST_CASE("cp2k (real): a relaxation stopped mid-way continues from its last geo
     // at the last geometry the stopped one reached, read its wavefunction, and end where an
     // uninterrupted relaxation ends.
     if (!cp2k_installed()) return;
-    auto calc = make({{"cutoff", 150}, {"rel_cutoff", 30}});
-    auto req = request(li2(3.4), "fast", CalculationKind::Relaxation);
-    req.protocol.fmax = 0.05;
+    // 400/50 Ry: at the plumbing 250/40, without XC-grid smoothing, the grid ("egg-box")
+    // noise gives the soft SZV Li2 bond two minima 0.12 Å and 3 meV apart (measured), and two
+    // relaxations may end in different ones.
+    auto calc = make({{"cutoff", 400}, {"rel_cutoff", 50}});
+    auto req = request(li2(4.2), "plumbing", CalculationKind::Relaxation);
+    // Tight: the SZV Li2 bond is soft (0.05 eV/Å leaves the two runs 0.13 Å apart).
+    req.protocol.fmax = 0.01;
     const auto full = run(*calc, req, testing::scratch("cp2k-li2-full"));
     REQUIRE(full.ionic_steps >= 4);
 
@@ -188,8 +196,8 @@ TEST_CASE("cp2k (real): a relaxation stopped mid-way continues from its last geo
     }
     const auto last = cp2k::parse_last_xyz_frame(slurp(dir / "cp2k-pos-1.xyz"), "cp2k-pos-1.xyz");
     const double reached = (last.positions[1] - last.positions[0]).norm();
-    MESSAGE("stopped at a bond of " << reached << " Å (start 3.4 Å)");
-    CHECK(reached < 3.39);
+    MESSAGE("stopped at a bond of " << reached << " Å (start 4.2 Å)");
+    CHECK(reached < 4.19);
 
     REQUIRE(calc->prepare_restart(req, dir));
     CHECK(std::filesystem::exists(dir / "cp2k.out.part-1"));
@@ -216,13 +224,13 @@ TEST_CASE("cp2k (real): a relaxation stopped mid-way continues from its last geo
     CHECK(first < first_energy_ev(dir / "cp2k.out.part-1") - 1e-3);
     MESSAGE("continued: E = " << r.energy << " eV in " << r.ionic_steps << " steps; uninterrupted: " << full.energy
                               << " eV in " << full.ionic_steps << " steps");
-    CHECK(std::abs(r.energy - full.energy) < 2e-3);  // both converged to fmax 0.05 eV/Å
+    CHECK(std::abs(r.energy - full.energy) < 2e-3);  // both converged to fmax 0.01 eV/Å
     CHECK(std::abs(bond(r.structure) - bond(full.structure)) < 0.02);
     CHECK(r.ionic_steps < full.ionic_steps);  // it did not start over
 
     // Nothing to continue from: a single point that never wrote a wavefunction starts over.
     const auto sp_dir = testing::scratch("cp2k-li2-sp-restart");
-    auto sp = request(li2(2.7), "fast");
+    auto sp = request(li2(2.7), "plumbing");
     calc->write_inputs(sp, sp_dir);
     CHECK_FALSE(calc->prepare_restart(sp, sp_dir));
     CHECK(slurp(sp_dir / "cp2k.inp").find("SCF_GUESS ATOMIC") != std::string::npos);
@@ -235,7 +243,7 @@ TEST_CASE("cp2k (real): relaxation with a fixed atom keeps it in place") {
     auto s = li2(3.0);
     s[0].fixed = true;
     s[0].label = "anchor";
-    auto req = request(s, "fast", CalculationKind::Relaxation);
+    auto req = request(s, "plumbing", CalculationKind::Relaxation);
     req.protocol.fmax = 0.05;
     const auto r = run(*calc, req, dir);
 
@@ -257,12 +265,12 @@ TEST_CASE("cp2k (real): bcc Li with k-points and smearing; a Li atom (UKS) and L
     bcc.add_atom("Li", {0, 0, 0});
     bcc.add_atom("Li", {0.5, 0.5, 0.5});
     const auto bulk_dir = testing::scratch("cp2k-bcc-li");
-    const auto bulk = run(*calc, request(bcc, "fast"), bulk_dir);
+    const auto bulk = run(*calc, request(bcc, "plumbing"), bulk_dir);
     const auto input = slurp(bulk_dir / "cp2k.inp");
     CHECK(input.find("SCHEME MONKHORST-PACK 4 4 4") != std::string::npos);
     CHECK(input.find("METHOD FERMI_DIRAC") != std::string::npos);
     CHECK(bulk.scf_converged);
-    CHECK(bulk.energy == doctest::Approx(last_energy_ev(bulk_dir / "cp2k.out")).epsilon(1e-14));
+    CHECK(bulk.free_energy.value_or(bulk.energy) == doctest::Approx(last_energy_ev(bulk_dir / "cp2k.out")).epsilon(1e-14));
     REQUIRE(bulk.forces.size() == 2);
     for (const auto& f : bulk.forces) CHECK(f.norm() < 0.01);  // every atom is an inversion centre
 
@@ -272,17 +280,48 @@ TEST_CASE("cp2k (real): bcc Li with k-points and smearing; a Li atom (UKS) and L
     box.set_pbc({false, false, false});
     box.add_atom("Li", {0.5, 0.5, 0.5});
     const auto atom_dir = testing::scratch("cp2k-li-atom");
-    const auto atom = run(*direct, request(box, "fast"), atom_dir);
+    const auto atom = run(*direct, request(box, "plumbing"), atom_dir);
     CHECK(slurp(atom_dir / "cp2k.inp").find("MULTIPLICITY 2") != std::string::npos);
     CHECK(atom.scf_converged);
 
     // Physics sanity at the same (fast) settings: Li2 is bound, and bulk Li binds more per atom.
-    const auto dimer = run(*calc, request(li2(2.9), "fast"), testing::scratch("cp2k-li2-bind"));
+    const auto dimer = run(*calc, request(li2(2.9), "plumbing"), testing::scratch("cp2k-li2-bind"));
     const double dimer_binding = 2 * atom.energy - dimer.energy;
     const double cohesive = atom.energy - bulk.energy / 2;
     MESSAGE("Li2 binding " << dimer_binding << " eV; bcc Li cohesive energy " << cohesive << " eV/atom");
     CHECK(dimer_binding > 0.2);
     CHECK(cohesive > dimer_binding / 2);
+}
+
+TEST_CASE("cp2k (real): a spin-polarised slab with k-points, a dipole correction and D3(BJ) runs") {
+    // CP2K aborts on FIXED_MAGNETIC_MOMENT with k-points (issue 12): the moment must be left
+    // free there. Three bcc Li (100) planes, 9 electrons, asked for a doublet, 4x4x1 k-points.
+    if (!cp2k_installed()) return;
+    auto calc = make();
+    structures::Structure slab(Eigen::Vector3d(3.44, 3.44, 3 * 1.72 + 10).asDiagonal());
+    slab.set_pbc({true, true, false});
+    for (int i = 0; i < 3; ++i) slab.add_atom_cartesian("Li", {(i % 2) * 1.72, (i % 2) * 1.72, 5 + i * 1.72});
+    auto req = request(slab, "plumbing");
+    req.spin_multiplicity = 2;
+    req.slab = true;
+    req.electronic = Electronic::Metal;
+    req.protocol.dispersion = "d3bj";
+    const auto dir = testing::scratch("cp2k-li-slab-uks-kp");
+    const auto r = run(*calc, req, dir);
+    const auto input = slurp(dir / "cp2k.inp");
+    CHECK(input.find("UKS .TRUE.") != std::string::npos);
+    CHECK(input.find("&KPOINTS") != std::string::npos);
+    CHECK(input.find("FIXED_MAGNETIC_MOMENT") == std::string::npos);
+    CHECK(input.find("SURFACE_DIPOLE_CORRECTION .TRUE.") != std::string::npos);
+    CHECK(r.scf_converged);
+    const auto out = slurp(dir / "cp2k.out");
+    CHECK(out.find("Dispersion energy:") != std::string::npos);  // the D3 correction was computed
+    CHECK(r.physics.at("moment") == "free");
+    CHECK(r.physics.at("dipole_correction").at("direction") == "z");
+    REQUIRE(r.physics.contains("absolute_spin_density"));
+    MESSAGE("Li3 slab: |m| integrated " << r.physics.at("absolute_spin_density") << " electrons; E0 " << r.energy
+                                        << " eV, F " << r.free_energy.value_or(NAN) << " eV");
+    CHECK(r.physics.at("absolute_spin_density").get<double>() >= 0.0);
 }
 
 TEST_CASE("cp2k (real): a missing executable is reported by check_available") {

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include "engine/store.hpp"
 #include "structures/io.hpp"
@@ -46,6 +47,26 @@ nlohmann::json science(const fs::path& dir, const std::string& run) {
     return {{"binding_energies", j["binding_energies"]}, {"pairs", j["pairs"]}};
 }
 
+
+// Starts `interphase ARGS...` in `dir` with stdout and stderr appended to `log`; returns its pid.
+pid_t spawn_cli(const fs::path& dir, const char* log, const std::vector<std::string>& args) {
+    std::vector<std::string> argv_text{"interphase"};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir.c_str()) != 0) _exit(99);
+        const int fd = ::open(log, O_CREAT | O_WRONLY | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(testing::cli().c_str(), argv.data());
+        _exit(98);
+    }
+    return pid;
+}
 
 }  // namespace
 
@@ -147,30 +168,29 @@ TEST_CASE("crash test: SIGKILL at 20 random points, then resume: same results.h5
     // (plus the start-up), so the kills spread over the whole run: builds, relaxations, the
     // graph growing, expressions, the final results.h5 write.
     const double slice = reference_ms / trials;
-    std::uniform_real_distribution<double> when(50 + 0.3 * slice, 50 + 1.7 * slice);
+    std::uniform_real_distribution<double> when(0.3 * slice, 1.7 * slice);
+    // The start-up allowance grows while no engine got as far as its store: on a loaded machine
+    // (CI runs CP2K beside this test) the start-up alone can outlast every kill (seen: 20 kills,
+    // no run folder).
+    double startup_ms = 50;
     int killed_mid_run = 0;
     for (int trial = 0; trial < trials; ++trial) {
         // A kill can come before the first engine created its store (a fast run is killed within
         // its start-up): then the next trial starts the run again instead of resuming it.
         const bool started = fs::exists(dir / "crashed" / "state.sqlite");
-        const pid_t pid = fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            if (chdir(dir.c_str()) != 0) _exit(99);
-            const int fd = ::open("crash.log", O_CREAT | O_WRONLY | O_APPEND, 0644);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            if (!started)
-                execl(testing::cli().c_str(), "interphase", "run", "wf.yaml", "--run-dir", "crashed", "--quiet", nullptr);
-            else
-                execl(testing::cli().c_str(), "interphase", "resume", "crashed", "--quiet", nullptr);
-            _exit(98);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(when(rng))));
+        const pid_t pid = started ? spawn_cli(dir, "crash.log", {"resume", "crashed", "--quiet"})
+                                  : spawn_cli(dir, "crash.log", {"run", "wf.yaml", "--run-dir", "crashed", "--quiet"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(startup_ms + when(rng))));
         const bool still_running = ::kill(pid, SIGKILL) == 0;
         int status = 0;
         waitpid(pid, &status, 0);
         if (still_running && WIFSIGNALED(status)) ++killed_mid_run;
+        if (!fs::exists(dir / "crashed" / "state.sqlite")) startup_ms *= 1.5;
+        // A folder with a store is resumable: the workflow copy is written before the store.
+        if (fs::exists(dir / "crashed" / "state.sqlite")) {
+            CAPTURE(trial);
+            CHECK(fs::file_size(dir / "crashed" / "workflow.yaml") > 0);
+        }
         // After every kill, a results.h5 that exists is a complete, readable file.
         if (fs::exists(dir / "crashed/results.h5") && have_h5py()) {
             CAPTURE(trial);
@@ -196,4 +216,50 @@ TEST_CASE("crash test: SIGKILL at 20 random points, then resume: same results.h5
         executed += store.completed_executions(t.name);
     }
     CHECK(executed > 0);
+}
+
+TEST_CASE("a run killed within its start-up always leaves a folder that runs or resumes") {
+    // CI once killed the first engine between creating state.sqlite and writing the workflow
+    // copy: every later `resume` refused the folder. 60 kills spread over twice the time an
+    // engine takes to create its store on this machine now (measured first, since load varies).
+    const auto dir = testing::scratch("engine-startup-kill");
+    fs::copy_file(testing::source_dir() / kWorkflow, dir / "wf.yaml");
+    auto start_run = [&](const fs::path& run_dir) {
+        return spawn_cli(dir, "startup.log", {"run", "wf.yaml", "--run-dir", run_dir.string(), "--quiet"});
+    };
+    double store_ms = 0;
+    {
+        const auto t0 = std::chrono::steady_clock::now();
+        const pid_t pid = start_run(dir / "probe");
+        while (!fs::exists(dir / "probe" / "state.sqlite") && store_ms < 60000) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            store_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+    }
+    MESSAGE("the engine created its store after " << store_ms << " ms");
+    int with_store = 0;
+    for (int k = 1; k <= 60; ++k) {
+        const auto run_dir = dir / fmt::format("r{}", k);
+        const pid_t pid = start_run(run_dir);
+        std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(1000 * store_ms * k / 30.0)));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!fs::exists(run_dir / "state.sqlite")) continue;
+        ++with_store;
+        CAPTURE(k);
+        REQUIRE(fs::exists(run_dir / "workflow.yaml"));
+        CHECK(fs::file_size(run_dir / "workflow.yaml") == fs::file_size(dir / "wf.yaml"));
+    }
+    MESSAGE(with_store << " of 60 start-up kills left a store");
+    CHECK(with_store > 0);
+    // The folder killed latest resumes to the end.
+    for (int k = 60; k >= 1; --k)
+        if (fs::exists(dir / fmt::format("r{}", k) / "state.sqlite")) {
+            CHECK(run_cli(dir, fmt::format("resume r{} --quiet", k), "resume.log") == 0);
+            break;
+        }
 }

@@ -17,12 +17,16 @@
 
 #include "engine/runner.hpp"
 #include "engine/store.hpp"
+#include "interface_atoms.hpp"
 #include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 using namespace interphase;
 using interphase::testing::run_cli;
 using interphase::testing::slurp;
+using interphase::testing::Atoms;
+using interphase::testing::atoms_of;
+using interphase::testing::interface_plane;
 
 namespace {
 
@@ -211,39 +215,6 @@ hops:
            hop_options + "}\n";
 }
 
-struct Atoms {
-    std::vector<std::string> label;
-    std::vector<double> z;
-    std::vector<bool> fixed;
-    std::vector<int> layer;
-};
-
-// The interface normal is z for the builder's slab model (a, b in plane).
-Atoms atoms_of(const nlohmann::json& structure) {
-    Atoms a;
-    Eigen::Matrix3d L;
-    for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) L(i, j) = structure["lattice"][i][j].get<double>();
-    for (const auto& at : structure["atoms"]) {
-        const Eigen::Vector3d f(at["frac"][0].get<double>(), at["frac"][1].get<double>(), at["frac"][2].get<double>());
-        a.z.push_back((L.transpose() * f).z());
-        a.label.push_back(at.value("label", ""));
-        a.fixed.push_back(at.value("fixed", false));
-        a.layer.push_back(at.value("layer", -1));
-    }
-    return a;
-}
-
-// Height of the interface plane: halfway between A's highest and B's lowest host atom.
-double interface_plane(const Atoms& a) {
-    double top_a = -1e9, bottom_b = 1e9;
-    for (std::size_t i = 0; i < a.z.size(); ++i) {
-        if (a.label[i] == "A") top_a = std::max(top_a, a.z[i]);
-        if (a.label[i] == "B") bottom_b = std::min(bottom_b, a.z[i]);
-    }
-    return 0.5 * (top_a + bottom_b);
-}
-
 }  // namespace
 
 TEST_CASE("interface host and a hop across it: side tags, fixed outer planes, E_b per side, barriers") {
@@ -341,6 +312,68 @@ TEST_CASE("interface host and a hop across it: side tags, fixed outer planes, E_
             CHECK(h5[k].front() == "A");
         }
     }
+}
+
+TEST_CASE("the ΔE row of two separate crystals carries the barrier across an interface host between them") {
+    // Surface hosts of the same two crystals as the interface, in pairs both ways round: the row
+    // Al|Cu takes the A→B barrier across the interface, the row Cu|Al the same band turned round.
+    const auto dir = testing::scratch("host-interface-link");
+    std::string wf = interface_workflow(", images: 3");
+    wf.insert(wf.find("hops:"),
+              "  - {name: Al(111), phase: Al, miller: [1, 1, 1], layers: 3, supercell: [2, 2], sites: [fcc_hollow]}\n"
+              "  - {name: Cu(111), phase: Cu, miller: [1, 1, 1], layers: 3, supercell: [2, 2], sites: [fcc_hollow]}\n"
+              "  - {name: Cu(100), phase: Cu, miller: [1, 0, 0], layers: 3, supercell: [2, 2], sites: [4fold_hollow]}\n"
+              "pairs:\n  - [Al(111), Cu(111)]\n  - [Cu(100), Al(111)]\n  - [Cu(111), Cu(100)]\n");
+    write(dir / "wf.yaml", wf);
+    REQUIRE(run_cli(dir, "run wf.yaml --run-dir run", "run.log") == 0);
+    INFO(slurp(dir / "run.log").substr(0, 6000));
+    engine::RunStore store(dir / "run");
+    const auto neb = store.output_of("Al|Cu/hop/A-B/neb");
+    REQUIRE(neb);
+    REQUIRE((*neb)["converged"].get<bool>());
+    const double forward = (*neb)["forward_barrier_eV"].get<double>(), reverse = (*neb)["reverse_barrier_eV"].get<double>();
+
+    REQUIRE(run_cli(dir, "results run --json", "results.json") == 0);
+    const auto results = nlohmann::json::parse(slurp(dir / "results.json"));
+    std::map<std::string, nlohmann::json> rows;
+    for (const auto& p : results["pairs"]) rows[p["a"].get<std::string>() + " | " + p["b"].get<std::string>()] = p;
+    REQUIRE(rows.size() == 4);
+    const auto& in_situ = rows.at("Al|Cu[A] | Al|Cu[B]");
+    CHECK(in_situ["in_situ"] == true);
+    CHECK(in_situ["interface_barrier_eV"].get<double>() == doctest::Approx(forward).epsilon(1e-12));
+    const auto& ab = rows.at("Al(111) | Cu(111)");
+    CHECK(ab["in_situ"] == false);
+    CHECK(ab["interface"] == "Al|Cu");
+    CHECK(ab["interface_barrier_eV"].get<double>() == doctest::Approx(forward).epsilon(1e-12));
+    CHECK(ab["interface_barrier_reverse_eV"].get<double>() == doctest::Approx(reverse).epsilon(1e-12));
+    const auto& ba = rows.at("Cu(100) | Al(111)");
+    CHECK(ba["interface"] == "Al|Cu");
+    CHECK(ba["interface_barrier_eV"].get<double>() == doctest::Approx(reverse).epsilon(1e-12));
+    CHECK(ba["interface_barrier_reverse_eV"].get<double>() == doctest::Approx(forward).epsilon(1e-12));
+    // Two hosts of one crystal: no interface between them, no barrier.
+    const auto& cu = rows.at("Cu(111) | Cu(100)");
+    CHECK(cu["interface"] == "");
+    CHECK(cu["interface_barrier_eV"].is_null());
+
+    // results.h5 as h5py reads it: the same columns, NaN where there is no interface.
+    if (testing::have_h5py()) {
+        const std::string py = "cd '" + dir.string() +
+                               "' && /usr/bin/python3 -c \"import h5py, json, math\n"
+                               "d = h5py.File('run/results.h5', 'r')['delta_e']\n"
+                               "rows = {a.decode() + ' | ' + b.decode(): (i.decode(), None if math.isnan(x) else float(x), int(s))"
+                               " for a, b, i, x, s in zip(d['a'][()], d['b'][()], d['interface'][()], d['interface_barrier'][()], d['in_situ'][()])}\n"
+                               "json.dump(rows, open('h5.json', 'w'))\"";
+        REQUIRE(std::system(py.c_str()) == 0);
+        const auto h5 = nlohmann::json::parse(slurp(dir / "h5.json"));
+        CHECK(h5["Cu(100) | Al(111)"][0] == "Al|Cu");
+        CHECK(h5["Cu(100) | Al(111)"][1].get<double>() == doctest::Approx(reverse).epsilon(1e-12));
+        CHECK(h5["Al|Cu[A] | Al|Cu[B]"][2] == 1);
+        CHECK(h5["Al(111) | Cu(111)"][2] == 0);
+        CHECK(h5["Cu(111) | Cu(100)"][1].is_null());
+    }
+    // The table names the interface each barrier crosses.
+    REQUIRE(run_cli(dir, "results run", "table.txt") == 0);
+    CHECK(slurp(dir / "table.txt").find("across") != std::string::npos);
 }
 
 TEST_CASE("molecule host: a molecule from a file in a box, E_b at each site around it by hand") {
@@ -596,4 +629,30 @@ hosts:
                                "hops:\n  - {interface: Al(111), from: A, to: B}\n");
     CHECK(run_cli(dir, "run nohost.yaml --run-dir run4", "nohost.log") == 2);
     CHECK(slurp(dir / "nohost.log").find("hops[0].interface") != std::string::npos);
+
+    // In-plane repeats of the matched cell: two numbers 1..20, else the line and field.
+    for (const auto& [value, says] : {std::pair{"[2, 1, 1]", "must be [a, b]"}, std::pair{"[0, 1]", "entries must be 1..20"}}) {
+        write(dir / "rep.yaml", std::string("name: rep\ncalculator: {code: emt}\nadsorbate: H\nhosts:\n  - name: Al|Cu\n"
+                                            "    kind: interface\n    a: {phase: Al, miller: [1, 1, 1], layers: 2}\n"
+                                            "    b: {phase: Cu, miller: [1, 1, 1], layers: 2}\n    max_area: 40\n"
+                                            "    supercell: ") + value + "\n");
+        CHECK(run_cli(dir, "run rep.yaml --run-dir run5", "rep.log") == 2);
+        const std::string rep = slurp(dir / "rep.log");
+        CHECK(rep.find("rep.yaml:10: field 'hosts[0].supercell'") != std::string::npos);
+        CHECK(rep.find(says) != std::string::npos);
+    }
+    // A valid one repeats the interface in plane: twice the atoms, the a vector doubled.
+    write(dir / "rep.yaml", "name: rep\ncalculator: {code: emt}\nadsorbate: H\nhosts:\n  - name: Al|Cu\n"
+                            "    kind: interface\n    a: {phase: Al, miller: [1, 1, 1], layers: 2}\n"
+                            "    b: {phase: Cu, miller: [1, 1, 1], layers: 2}\n    max_area: 40\n    sites: [A1, B1]\n");
+    write(dir / "rep2.yaml", slurp(dir / "rep.yaml") + "    supercell: [2, 1]\n");
+    REQUIRE(run_cli(dir, "run rep.yaml --run-dir run6", "rep6.log") == 0);
+    REQUIRE(run_cli(dir, "run rep2.yaml --run-dir run7", "rep7.log") == 0);
+    const auto one = (*engine::RunStore(dir / "run6").output_of("Al|Cu/interface"))["structure"];
+    const auto two = (*engine::RunStore(dir / "run7").output_of("Al|Cu/interface"))["structure"];
+    CHECK(two["atoms"].size() == 2 * one["atoms"].size());
+    for (int k = 0; k < 3; ++k) {
+        CHECK(two["lattice"][0][k].get<double>() == doctest::Approx(2 * one["lattice"][0][k].get<double>()));
+        CHECK(two["lattice"][1][k].get<double>() == doctest::Approx(one["lattice"][1][k].get<double>()));
+    }
 }

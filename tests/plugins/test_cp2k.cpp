@@ -85,6 +85,15 @@ bool has_line(const std::string& text, const std::string& line) {
     return false;
 }
 
+// The input without its "!" comment lines (which name the electronic character as given).
+std::string without_comments(const std::string& text) {
+    std::istringstream in(text);
+    std::string line, out;
+    while (std::getline(in, line))
+        if (line.rfind("!", 0) != 0) out += line + "\n";
+    return out;
+}
+
 std::optional<double> keyword_value(const std::string& text, const std::string& keyword) {
     std::smatch m;
     if (std::regex_search(text, m, std::regex("\\n\\s*" + keyword + "\\s+([-+0-9.eE]+)\\n"))) return std::stod(m[1]);
@@ -272,9 +281,16 @@ TEST_CASE("cp2k parser: single point of Li2 by CP2K 2023.1 (forces, units)") {
     REQUIRE(std::regex_search(text, m, std::regex(R"(\n\s+2\s+1\s+Li\s+(\S+)\s+(\S+)\s+(\S+)\n)")));
     const double fz2 = std::stod(m[3]);
 
+    REQUIRE(std::regex_search(text, m, std::regex(R"(Electronic entropic energy:\s+(\S+))")));
+    const double minus_ts = std::stod(m[1]);
+
     auto req = request(li2(2.7));
     const auto r = cp2k::make_result(req, out, path.string());
-    CHECK(r.energy == doctest::Approx(hartree * units::kHartreeToEV).epsilon(1e-15));
+    // Smeared: the free energy F is CP2K's total; the energy used is E0 = F − ½(−TS).
+    REQUIRE(r.free_energy);
+    CHECK(*r.free_energy == doctest::Approx(hartree * units::kHartreeToEV).epsilon(1e-15));
+    CHECK(r.energy == doctest::Approx((hartree - 0.5 * minus_ts) * units::kHartreeToEV).epsilon(1e-15));
+    CHECK(r.energy > *r.free_energy);  // −TS < 0
     CHECK(r.forces[1].z() == doctest::Approx(fz2 * units::kHartreePerBohrToEVPerAngstrom).epsilon(1e-12));
     CHECK(r.code == "cp2k");
     CHECK(r.code_version == "CP2K version 2023.1");
@@ -316,7 +332,48 @@ TEST_CASE("cp2k plugin: parse() of a relaxation folder keeps order and tags") {
     const auto frame = cp2k::parse_last_xyz_frame(slurp(dir / "cp2k-pos-1.xyz"), "pos");
     CHECK((r.structure.cartesian(1) - frame.positions[1]).norm() < 1e-9);
     const auto out = parse_fixture(dir / "cp2k.out");
-    CHECK(r.energy == doctest::Approx(out.energies.back() * units::kHartreeToEV).epsilon(1e-15));
+    REQUIRE(!out.entropic_energies.empty());
+    CHECK(*r.free_energy == doctest::Approx(out.energies.back() * units::kHartreeToEV).epsilon(1e-15));
+    CHECK(r.energy == doctest::Approx((out.energies.back() - 0.5 * out.entropic_energies.back()) * units::kHartreeToEV)
+                          .epsilon(1e-15));
+    // The physics record says what was computed and how the energy was taken.
+    CHECK(r.physics.at("energy") == "sigma->0 (E0 = F + TS/2)");
+    CHECK(r.physics.at("kinds").at("Li").at("potential") == "GTH-PBE-q3");
+    CHECK(r.physics.at("fixed_atoms") == 1);
+    CHECK(r.physics.at("entropy_term_eV").get<double>() ==
+          doctest::Approx(out.entropic_energies.back() * units::kHartreeToEV));
+}
+
+TEST_CASE("cp2k parser: the entropic term read is the one in the printed total energy") {
+    // CP2K prints the parts of its total energy after each SCF: their sum must give the
+    // "Total energy:" line, so the −TS the parser keeps is the one that total contains.
+    for (const char* name : {"cp2k_2023.1_li2_sp.out", "cp2k_2023.1_li2_relax.out"}) {
+        CAPTURE(name);
+        const auto text = slurp(data(name));
+        const auto out = parse_fixture(data(name));
+        std::vector<double> totals, sums;
+        std::istringstream in(text);
+        std::string line;
+        double sum = 0;
+        const std::regex part(R"(^\s+(Overlap energy of the core charge distribution|Self energy of the core charge distribution|Core Hamiltonian energy|Hartree energy|Exchange-correlation energy|Electronic entropic energy):\s+(\S+))");
+        const std::regex total(R"(^\s+Total energy:\s+(\S+))");
+        std::smatch m;
+        while (std::getline(in, line)) {
+            if (std::regex_search(line, m, part)) sum += std::stod(m[2]);
+            if (std::regex_search(line, m, total)) {
+                totals.push_back(std::stod(m[1]));
+                sums.push_back(sum);
+                sum = 0;
+            }
+        }
+        REQUIRE(totals.size() == out.entropic_energies.size());
+        // To 1e-6 Ha (the parts of a loosely converged SCF agree to 2.3e-7 Ha), while every −TS
+        // here is larger than 4e-6 Ha: a sum without it, or with another SCF's, would fail.
+        for (std::size_t i = 0; i < totals.size(); ++i) {
+            CHECK(std::abs(sums[i] - totals[i]) < 1e-6);
+            CHECK(std::abs(out.entropic_energies[i]) > 4e-6);
+        }
+    }
 }
 
 TEST_CASE("cp2k parser: a relaxation that hits MAX_ITER (CP2K 2023.1)") {
@@ -415,39 +472,82 @@ TEST_CASE("cp2k input: Monkhorst-Pack mesh from the k-point spacing") {
     // A molecule in a large box is Γ-only: no KPOINTS section at all.
     const auto text = cp2k::write_input(request(li2(2.7)), cp2k::Settings{});
     CHECK(text.find("KPOINTS") == std::string::npos);
-    const auto bulk = cp2k::write_input(request(li2s()), cp2k::Settings{});
-    CHECK(has_line(bulk, "SCHEME MONKHORST-PACK 4 4 4"));  // fast protocol: 0.5 Å^-1, 3.82 -> 4
+    // The spacing follows the electronic character (fast: insulators 0.30, metals 0.20 Å^-1);
+    // an unknown character gets the metal's denser mesh.
+    auto insulator = request(li2s());
+    insulator.electronic = Electronic::Insulator;
+    CHECK(has_line(cp2k::write_input(insulator, cp2k::Settings{}), "SCHEME MONKHORST-PACK 7 7 7"));  // 6.36 -> 7
+    const auto unknown = cp2k::write_input(request(li2s()), cp2k::Settings{});
+    CHECK(has_line(unknown, "SCHEME MONKHORST-PACK 10 10 10"));  // 9.55 -> 10
+    auto metal = request(li2s());
+    metal.electronic = Electronic::Metal;
+    CHECK(without_comments(cp2k::write_input(metal, cp2k::Settings{})) == without_comments(unknown));
 }
 
 TEST_CASE("cp2k input: protocol mapping") {
+    // plumbing: the machinery-test protocol (SZV, 250/40 Ry), the only one with a minimal basis.
+    const auto plumbing = cp2k::write_input(request(li2s(), "plumbing"), cp2k::Settings{});
+    CHECK(has_line(plumbing, "BASIS_SET SZV-MOLOPT-SR-GTH"));
+    CHECK(has_line(plumbing, "CUTOFF 250"));
+    CHECK(has_line(plumbing, "REL_CUTOFF 40"));
+    CHECK(has_line(plumbing, "EPS_SCF 1.0E-05"));
+    CHECK(has_line(plumbing, "ELECTRONIC_TEMPERATURE [K] 1160.45"));  // 0.1 eV / k_B
+
     const auto fast = cp2k::write_input(request(li2s(), "fast"), cp2k::Settings{});
-    CHECK(has_line(fast, "BASIS_SET SZV-MOLOPT-SR-GTH"));
+    CHECK(has_line(fast, "BASIS_SET DZVP-MOLOPT-SR-GTH"));
     CHECK(has_line(fast, "POTENTIAL GTH-PBE-q6"));  // S
     CHECK(has_line(fast, "POTENTIAL GTH-PBE-q3"));  // Li
-    CHECK(has_line(fast, "CUTOFF 250"));
-    CHECK(has_line(fast, "REL_CUTOFF 40"));
-    CHECK(has_line(fast, "EPS_SCF 1.0E-05"));
+    CHECK(has_line(fast, "CUTOFF 400"));
+    CHECK(has_line(fast, "REL_CUTOFF 50"));
+    CHECK(has_line(fast, "NGRIDS 4"));
+    CHECK(has_line(fast, "EPS_DEFAULT 1.0E-12"));
+    CHECK(has_line(fast, "EPS_SCF 1.0E-06"));
     CHECK(has_line(fast, "MAX_SCF 200"));
     CHECK(has_line(fast, "RUN_TYPE ENERGY_FORCE"));
     CHECK(has_line(fast, "METHOD FERMI_DIRAC"));
     CHECK(has_line(fast, "METHOD BROYDEN_MIXING"));
     CHECK(fast.find("&MOTION") == std::string::npos);
-    // 0.1 eV / k_B = 1160.45 K
-    CHECK(has_line(fast, "ELECTRONIC_TEMPERATURE [K] 1160.45"));
+    // 0.03 eV / k_B = 348.14 K
+    CHECK(has_line(fast, "ELECTRONIC_TEMPERATURE [K] 348.14"));
     CHECK(has_line(fast, "BASIS_SET_FILE_NAME /usr/share/cp2k/BASIS_MOLOPT"));
     CHECK(has_line(fast, "POTENTIAL_FILE_NAME /usr/share/cp2k/GTH_POTENTIALS"));
     CHECK(has_line(fast, "PERIODIC XYZ"));
     CHECK(has_line(fast, "&FORCES ON"));
+    // No protocol smooths the XC grid: it biases the free atom by more than 1 eV.
+    for (const auto* text : {&plumbing, &fast}) {
+        CHECK(text->find("XC_SMOOTH_RHO") == std::string::npos);
+        CHECK(text->find("XC_DERIV") == std::string::npos);
+    }
 
     const auto standard = cp2k::write_input(request(li2s(), "standard"), cp2k::Settings{});
     CHECK(has_line(standard, "BASIS_SET DZVP-MOLOPT-SR-GTH"));
-    CHECK(has_line(standard, "CUTOFF 400"));
-    CHECK(has_line(standard, "SCHEME MONKHORST-PACK 8 8 8"));
+    CHECK(has_line(standard, "CUTOFF 600"));
+    CHECK(has_line(standard, "REL_CUTOFF 60"));
+    CHECK(has_line(standard, "NGRIDS 5"));
+    CHECK(has_line(standard, "SCHEME MONKHORST-PACK 13 13 13"));  // metal spacing 0.15: 12.7 -> 13
     CHECK(has_line(standard, "EPS_SCF 1.0E-06"));
+    CHECK(standard.find("XC_SMOOTH_RHO") == std::string::npos);
+    // precise: the UZH triple-zeta sets and potentials, per valence.
     const auto precise = cp2k::write_input(request(li2s(), "precise"), cp2k::Settings{});
-    CHECK(has_line(precise, "BASIS_SET DZVP-MOLOPT-SR-GTH"));
-    CHECK(has_line(precise, "CUTOFF 600"));
+    CHECK(has_line(precise, "BASIS_SET TZV2P-MOLOPT-PBE-GTH-q3"));  // Li
+    CHECK(has_line(precise, "BASIS_SET TZV2P-MOLOPT-PBE-GTH-q6"));  // S
+    CHECK(has_line(precise, "POTENTIAL GTH-PBE-q6"));
+    CHECK(has_line(precise, "BASIS_SET_FILE_NAME /usr/share/cp2k/BASIS_MOLOPT_UZH"));
+    CHECK(has_line(precise, "POTENTIAL_FILE_NAME /usr/share/cp2k/POTENTIAL_UZH"));
+    CHECK(has_line(precise, "CUTOFF 800"));
     CHECK(has_line(precise, "EPS_SCF 1.0E-07"));
+    auto lda = request(li2s(), "precise");
+    lda.protocol.functional = "LDA";
+    CHECK_THROWS_AS(cp2k::write_input(lda, cp2k::Settings{}), InputError);  // the UZH sets are PBE's
+    // A data folder without the protocol's files: one line naming the file.
+    cp2k::Settings elsewhere;
+    elsewhere.data_dir = "/nonexistent/cp2k";
+    try {
+        cp2k::write_input(request(li2s(), "precise"), elsewhere);
+        FAIL("no InputError");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()).find("/nonexistent/cp2k/BASIS_MOLOPT_UZH") != std::string::npos);
+    }
 
     // Without smearing at Γ: orbital transformation, no SMEAR.
     auto req = request(li2(2.7));
@@ -464,7 +564,9 @@ TEST_CASE("cp2k input: protocol mapping") {
     CHECK(has_line(over, "CUTOFF 300"));
     CHECK(has_line(over, "REL_CUTOFF 45"));
     CHECK(has_line(over, "BASIS_SET DZVP-MOLOPT-SR-GTH"));  // Li
-    CHECK(has_line(over, "BASIS_SET SZV-MOLOPT-SR-GTH"));   // S keeps the protocol's
+    const auto over_plumbing = cp2k::write_input(request(li2s(), "plumbing"), settings);
+    CHECK(has_line(over_plumbing, "BASIS_SET DZVP-MOLOPT-SR-GTH"));  // Li, overridden
+    CHECK(has_line(over_plumbing, "BASIS_SET SZV-MOLOPT-SR-GTH"));   // S keeps the protocol's
 
     // A functional CP2K's GTH/MOLOPT set does not cover.
     req.protocol.functional = "HSE06";
@@ -514,25 +616,45 @@ TEST_CASE("cp2k input: spin") {
     atom.set_pbc({false, false, false});
     atom.add_atom_cartesian("Li", {4, 4, 4});
 
-    // Automatic spin with smearing available: an odd electron count is treated closed shell
-    // with fractional occupations (the metal-slab case: Li on Al). A free atom's spin state
-    // must be asked for explicitly (the engine requests the Hund's-rule multiplicity).
-    const auto li = cp2k::write_input(request(atom, "standard"), cp2k::Settings{});
+    // Automatic spin, odd electron count. A metal (or an unknown character): closed shell with
+    // fractional occupations (Li on Al: the electron is delocalised).
+    auto metal = request(atom, "standard");
+    metal.electronic = Electronic::Metal;
+    const auto li = cp2k::write_input(metal, cp2k::Settings{});
     CHECK(li.find("UKS") == std::string::npos);
     CHECK(has_line(li, "&SMEAR ON"));
     // DZVP Li has 6 functions (3 s, 1 p) for 2 occupied orbitals: at most 4 added orbitals.
     CHECK(has_line(li, "ADDED_MOS 4"));
+    CHECK(without_comments(cp2k::write_input(request(atom, "standard"), cp2k::Settings{})) == without_comments(li));
+    // An insulator, a molecule or an atom: the doublet (Li on Li2S, the free Li atom); at Γ
+    // with integer occupations (orbital transformation, no smearing).
+    auto insulator = request(atom, "standard");
+    insulator.electronic = Electronic::Insulator;
+    const auto doublet = cp2k::write_input(insulator, cp2k::Settings{});
+    CHECK(has_line(doublet, "UKS .TRUE."));
+    CHECK(has_line(doublet, "MULTIPLICITY 2"));
+    CHECK(doublet.find("&SMEAR") == std::string::npos);
+    CHECK(doublet.find("&OT") != std::string::npos);
+    const auto plan = cp2k::plan_input(insulator, cp2k::Settings{});
+    CHECK(plan.physics.at("spin") == "unrestricted");
+    CHECK(plan.physics.at("moment") == "integer");
+    CHECK(plan.physics.at("smearing") == "none");
+    // With k-points an insulator is smeared like anything else (harmless across a gap).
+    auto li2s_insulator = request(li2s(), "fast");
+    li2s_insulator.electronic = Electronic::Insulator;
+    CHECK(cp2k::write_input(li2s_insulator, cp2k::Settings{}).find("&SMEAR ON") != std::string::npos);
 
     // With SZV (1s, 2s) both alpha orbitals are occupied: nothing to smear over, and CP2K would
-    // abort ("Extra MOs (ADDED_MOS) are required for smearing"), so occupations stay integer.
-    const auto minimal = cp2k::write_input(request(atom, "fast"), cp2k::Settings{});
+    // abort ("Extra MOs (ADDED_MOS) are required for smearing"), so occupations stay integer
+    // and a metal's odd electron needs UKS after all.
+    const auto minimal = cp2k::write_input(request(atom, "plumbing"), cp2k::Settings{});
     CHECK(has_line(minimal, "UKS .TRUE."));
     CHECK(minimal.find("&SMEAR") == std::string::npos);
     CHECK(minimal.find("ADDED_MOS") == std::string::npos);
     CHECK(minimal.find("no smearing") != std::string::npos);
     CHECK(minimal.find("&OT") != std::string::npos);
 
-    // An explicit multiplicity is kept fixed.
+    // An explicit multiplicity is kept fixed at Γ.
     auto req = request(atom, "standard");
     req.spin_multiplicity = 2;
     const auto fixed = cp2k::write_input(req, cp2k::Settings{});
@@ -543,6 +665,29 @@ TEST_CASE("cp2k input: spin") {
     req.spin_multiplicity = 3;  // 3 electrons cannot make a triplet
     CHECK_THROWS_AS(cp2k::write_input(req, cp2k::Settings{}), InputError);
 
+    // With k-points CP2K aborts on FIXED_MAGNETIC_MOMENT: the moment is left free there.
+    auto bulk = box(3.5, 3.5, 3.5);
+    bulk.add_atom("Li", {0, 0, 0});
+    auto kp = request(bulk, "fast");
+    kp.spin_multiplicity = 2;
+    const auto kp_text = cp2k::write_input(kp, cp2k::Settings{});
+    CHECK(kp_text.find("&KPOINTS") != std::string::npos);
+    CHECK(has_line(kp_text, "UKS .TRUE."));
+    CHECK(kp_text.find("FIXED_MAGNETIC_MOMENT") == std::string::npos);
+    CHECK(cp2k::plan_input(kp, cp2k::Settings{}).physics.at("moment") == "free");
+
+    // spin: restricted refuses what it cannot do; unrestricted forces UKS on an even count.
+    auto restricted = request(atom, "plumbing");
+    restricted.spin = SpinTreatment::Restricted;
+    CHECK_THROWS_AS(cp2k::write_input(restricted, cp2k::Settings{}), InputError);  // odd, no smearing possible
+    restricted.protocol = Protocol::from_json("standard", "wf");
+    CHECK(cp2k::write_input(restricted, cp2k::Settings{}).find("UKS") == std::string::npos);
+    auto unrestricted = request(li2(2.7), "standard");
+    unrestricted.spin = SpinTreatment::Unrestricted;
+    const auto u = cp2k::write_input(unrestricted, cp2k::Settings{});
+    CHECK(has_line(u, "UKS .TRUE."));
+    CHECK(has_line(u, "MULTIPLICITY 1"));
+
     // Li2 (6 electrons) is closed shell; Li+ (2 electrons) too.
     CHECK(cp2k::write_input(request(li2(2.7)), cp2k::Settings{}).find("UKS") == std::string::npos);
     auto cation = request(atom);
@@ -552,6 +697,35 @@ TEST_CASE("cp2k input: spin") {
     CHECK(has_line(plus, "CHARGE 1"));
     cation.charge = 3;
     CHECK_THROWS_AS(cp2k::write_input(cation, cp2k::Settings{}), InputError);
+}
+
+TEST_CASE("cp2k input: slabs get a dipole correction along z; D3(BJ) on request") {
+    // Li2 stands in for a slab: atoms at z = 3 and 5.7 Å in a 20 Å cell.
+    auto s = box(8, 8, 20);
+    s.add_atom_cartesian("Li", {4, 4, 3.0});
+    s.add_atom_cartesian("Li", {4, 4, 5.7});
+    auto req = request(s, "fast");
+    CHECK(cp2k::write_input(req, cp2k::Settings{}).find("SURFACE_DIPOLE") == std::string::npos);
+    req.slab = true;
+    const auto text = cp2k::write_input(req, cp2k::Settings{});
+    CHECK(has_line(text, "SURFACE_DIPOLE_CORRECTION .TRUE."));
+    CHECK(has_line(text, "SURF_DIP_DIR Z"));
+    // CP2K finds the vacuum itself (an explicit position at the cell boundary made it abort).
+    CHECK(text.find("SURF_DIP_POS") == std::string::npos);
+    // A slab whose normal is not z cannot have it.
+    auto tilted = req;
+    Eigen::Matrix3d l;
+    l << 8, 0, 0, 0, 8, 0, 0, 2, 20;
+    tilted.structure = structures::Structure(l);
+    tilted.structure.add_atom("Li", {0.5, 0.5, 0.1});
+    CHECK_THROWS_AS(cp2k::write_input(tilted, cp2k::Settings{}), InputError);
+
+    req.protocol.dispersion = "d3bj";
+    const auto d3 = cp2k::write_input(req, cp2k::Settings{});
+    CHECK(has_line(d3, "TYPE DFTD3(BJ)"));
+    CHECK(has_line(d3, "PARAMETER_FILE_NAME /usr/share/cp2k/dftd3.dat"));
+    CHECK(has_line(d3, "REFERENCE_FUNCTIONAL PBE"));
+    CHECK(cp2k::plan_input(req, cp2k::Settings{}).physics.at("dispersion") == "d3bj");
 }
 
 TEST_CASE("cp2k input: valence electrons from the basis file") {
@@ -595,14 +769,19 @@ TEST_CASE("cp2k config: keys, types and did-you-mean") {
         {{"executable", "cp2k.ssmp"}, {"launcher", "none"}, {"data_dir", "/opt/cp2k/data"}, {"cutoff", 320}}, "wf");
     CHECK(s.executable == "cp2k.ssmp");
     CHECK(s.launcher == "none");
-    CHECK(s.basis_path() == "/opt/cp2k/data/BASIS_MOLOPT");
+    CHECK(s.resolve("BASIS_MOLOPT") == "/opt/cp2k/data/BASIS_MOLOPT");
+    // The data files default to the protocol's: MOLOPT-SR up to standard, the UZH sets for precise.
+    Protocol fast = Protocol::from_json("fast", "wf"), precise = Protocol::from_json("precise", "wf");
+    CHECK(cp2k::numerics(fast, s).basis_path == "/opt/cp2k/data/BASIS_MOLOPT");
+    CHECK(cp2k::numerics(precise, s).basis_path == "/opt/cp2k/data/BASIS_MOLOPT_UZH");
+    CHECK(cp2k::numerics(precise, s).potential_path == "/opt/cp2k/data/POTENTIAL_UZH");
     CHECK(s.cutoff == 320.0);
     CHECK(cp2k::Settings::from_json(nullptr, "wf").executable == "cp2k.psmp");
 
     // Through the registry, as the workflow loader calls it.
     auto calc = CalculatorRegistry::instance().create("cp2k", nlohmann::json::object(), "wf");
     CHECK(calc->name() == "cp2k");
-    CHECK(calc->plugin_version() == "cp2k-plugin/2");
+    CHECK(calc->plugin_version() == "cp2k-plugin/3");
     CHECK_THROWS_AS(CalculatorRegistry::instance().create("cp2k", {{"launchr", "none"}}, "wf"), InputError);
     const auto& info = CalculatorRegistry::instance().info("cp2k", "wf");
     CHECK(std::find(info.capabilities.begin(), info.capabilities.end(), "kpoints") != info.capabilities.end());
@@ -619,8 +798,8 @@ TEST_CASE("cp2k plugin: hashed settings exclude how CP2K is started") {
     CHECK(hash({{"rel_cutoff", 30}}) != base);
     CHECK(hash({{"basis_set", "DZVP-MOLOPT-SR-GTH"}}) != base);
     CHECK(hash({{"basis_file", "BASIS_MOLOPT_UCL"}}) != base);
-    CHECK(base.at("basis_file") == "BASIS_MOLOPT");
-    CHECK(base.at("potential_file") == "GTH_POTENTIALS");
+    CHECK(base.at("basis_file") == "");  // the protocol's (hashed with the protocol)
+    CHECK(base.at("potential_file") == "");
 }
 
 TEST_CASE("cp2k plugin: launch specs") {
@@ -680,4 +859,62 @@ TEST_CASE("cp2k plugin: write_inputs writes cp2k.inp and clears a previous attem
     CHECK_FALSE(std::filesystem::exists(dir / "cp2k.out"));
     CHECK_FALSE(std::filesystem::exists(dir / "cp2k-pos-1.xyz"));
     CHECK(std::filesystem::exists(dir / "notes.txt"));
+}
+
+TEST_CASE("cp2k restart: a wavefunction cut by the stop is not used; its backup is") {
+    // CP2K renames cp2k-RESTART.wfn to .bak-1 before writing the new one, so a SIGTERM at that
+    // moment leaves no file, an empty one or a truncated one (seen in CI: the continued run
+    // started from the atomic guess). Real files of CP2K 2023.1: Li2 closed shell (1 spin,
+    // 4 orbitals) and triplet (UKS: 4 + 2 orbitals).
+    for (const char* name : {"cp2k_2023.1_li2_rks.wfn", "cp2k_2023.1_li2_uks.wfn"}) {
+        CAPTURE(name);
+        const std::string bytes = slurp(data(name));
+        REQUIRE(cp2k::wavefunction_complete(data(name)));
+        const auto dir = testing::scratch("cp2k-wfn-cut");
+        int accepted = 0;
+        for (std::size_t n = 0; n < bytes.size(); ++n) {  // every possible cut
+            { std::ofstream(dir / "cut.wfn", std::ios::binary) << bytes.substr(0, n); }
+            accepted += cp2k::wavefunction_complete(dir / "cut.wfn");
+        }
+        CHECK(accepted == 0);
+        // One coefficient vector too many (a header that does not match the records).
+        { std::ofstream(dir / "long.wfn", std::ios::binary) << bytes << bytes.substr(bytes.size() - 40); }
+        CHECK_FALSE(cp2k::wavefunction_complete(dir / "long.wfn"));
+    }
+    CHECK_FALSE(cp2k::wavefunction_complete("/nonexistent/cp2k-RESTART.wfn"));
+
+    cp2k::Cp2kCalculator calc{cp2k::Settings{}};
+    const auto req = request(li2(2.7));
+    const std::string full = slurp(data("cp2k_2023.1_li2_rks.wfn"));
+    const auto stopped_folder = [&](const std::string& newest) {
+        const auto dir = testing::scratch("cp2k-wfn-restart");
+        calc.write_inputs(req, dir);
+        { std::ofstream(dir / "cp2k.out") << " CP2K| version string: CP2K version 2023.1\n"; }
+        { std::ofstream(dir / "cp2k-RESTART.wfn.bak-1", std::ios::binary) << full; }
+        if (newest != "missing") std::ofstream(dir / "cp2k-RESTART.wfn", std::ios::binary) << newest;
+        return dir;
+    };
+    for (const std::string newest : {std::string("missing"), std::string(), full.substr(0, 200)}) {
+        CAPTURE(newest.size());
+        const auto dir = stopped_folder(newest);
+        REQUIRE(calc.prepare_restart(req, dir));
+        CHECK(slurp(dir / "restart-part-1.wfn") == full);  // the backup, whole
+        CHECK(slurp(dir / "cp2k.inp").find("WFN_RESTART_FILE_NAME restart-part-1.wfn") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(dir / "cp2k-RESTART.wfn"));
+        CHECK_FALSE(std::filesystem::exists(dir / "cp2k-RESTART.wfn.bak-1"));  // CP2K must not mix them up
+    }
+    {   // a complete newest file wins over the backup
+        std::string other = full;
+        other[other.size() - 6] ^= 0x1;  // same layout, different coefficients
+        const auto dir = stopped_folder(other);
+        REQUIRE(calc.prepare_restart(req, dir));
+        CHECK(slurp(dir / "restart-part-1.wfn") == other);
+    }
+    {   // nothing complete: the SCF starts from the atomic guess
+        const auto dir = testing::scratch("cp2k-wfn-none");
+        calc.write_inputs(req, dir);
+        { std::ofstream(dir / "cp2k-RESTART.wfn", std::ios::binary) << full.substr(0, 100); }
+        CHECK_FALSE(calc.prepare_restart(req, dir));
+        CHECK(slurp(dir / "cp2k.inp").find("SCF_GUESS ATOMIC") != std::string::npos);
+    }
 }

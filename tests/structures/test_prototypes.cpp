@@ -265,3 +265,28 @@ TEST_CASE("P2S5 (P4S10) is not shipped: the error says how to supply the experim
     CHECK_FALSE(not_shipped_reason("Li2S").has_value());
     CHECK_THROWS_WITH_AS(prototype("Li2Sx"), doctest::Contains("did you mean 'Li2S'"), InputError);
 }
+
+TEST_CASE("every shipped phase states its electronic character (k-points and spin of DFT hosts)") {
+    // PBE band gaps: Li2S ~3.4 eV, LiCl ~6 eV, Li3P ~0.7 eV, Li6PS5Cl ~2 eV; Al, Li and LiAl
+    // (a Zintl phase with a PBE Fermi surface) are metals.
+    const std::map<std::string, std::string> expected{{"Al", "metal"},        {"Li", "metal"},        {"LiAl", "metal"},
+                                                      {"Li2S", "insulator"},  {"Li3P", "insulator"},  {"LiCl", "insulator"},
+                                                      {"Li6PS5Cl", "insulator"}, {"Cu", "metal"}};
+    for (const auto& name : prototype_names()) {
+        CAPTURE(name);
+        const auto& p = prototype(name);
+        CHECK((p.electronic == "metal" || p.electronic == "insulator"));
+        if (auto it = expected.find(name); it != expected.end()) CHECK(p.electronic == it->second);
+    }
+    CHECK(prototype("Li5.5PS4.5Cl1.5").electronic == "insulator");  // the argyrodite family inherits it
+    CHECK_THROWS_AS(parse_prototype(R"(name: X
+formula: X
+electronic: semimetal
+space_group: 229
+lattice: {a: 3, b: 3, c: 3, alpha: 90, beta: 90, gamma: 90}
+sites:
+  - {species: Li, wyckoff: 2a, position: [0, 0, 0]}
+citation: "test"
+)", "x.yaml"),
+                    InputError);
+}

@@ -68,6 +68,42 @@ TEST_CASE("a valid workflow expands to the documented tasks") {
     CHECK(pos("Al(111)/binding_energy") < pos("pairs/Al(111)|Li2S(111)/delta_e"));
 }
 
+TEST_CASE("electronic-structure calculations are told the host's character, slab and spin; EMT ones are not") {
+    const auto spec = parse_workflow(kValid, "wf.yaml");
+    const auto g = expand_workflow(spec);
+    // Al is a metal, Li2S an insulator (prototypes); surfaces are slabs; the free atom an insulator.
+    CHECK(g.at("Al(111)/slab/relax").params.at("electronic") == "metal");
+    CHECK(g.at("Al(111)/fcc_hollow+Li/relax").params.at("electronic") == "metal");
+    // No dipole correction unless the host asks for it (CP2K 2023.1 aborts with it on metal slabs).
+    CHECK_FALSE(g.at("Al(111)/fcc_hollow+Li/relax").params.contains("slab"));
+    CHECK(g.at("Li2S(111)/hollow+Li/relax").params.at("electronic") == "insulator");
+    CHECK(g.at("reference/Li-atom/energy").params.at("electronic") == "insulator");
+    CHECK_FALSE(g.at("reference/Li-atom/energy").params.contains("slab"));
+    // DFT defaults: 15 Å of vacuum and a 15 Å box.
+    CHECK(spec.as<binding_energy::Spec>().hosts[0].vacuum == 15.0);
+    CHECK(spec.as<binding_energy::Spec>().reference_box == 15.0);
+
+    // A host says otherwise; a wrong value names the field.
+    const auto own = parse_workflow(replace(kValid, "    sites: [fcc_hollow, hcp_hollow]\n",
+                                            "    sites: [fcc_hollow, hcp_hollow]\n    electronic: insulator\n    spin: unrestricted\n"
+                                            "    dipole_correction: true\n"),
+                                    "wf.yaml");
+    const auto g2 = expand_workflow(own);
+    CHECK(g2.at("Al(111)/fcc_hollow+Li/relax").params.at("electronic") == "insulator");
+    CHECK(g2.at("Al(111)/fcc_hollow+Li/relax").params.at("spin") == "unrestricted");
+    CHECK(g2.at("Al(111)/fcc_hollow+Li/relax").params.at("slab") == true);
+    CHECK(error_of(replace(kValid, "    sites: [fcc_hollow, hcp_hollow]\n", "    sites: [fcc_hollow]\n    electronic: metalic\n"))
+              .find("hosts[0].electronic") != std::string::npos);
+
+    // EMT: nothing of this enters the task parameters (their hashes stay as they were), and
+    // slabs keep 10 Å of vacuum.
+    const auto emt = parse_workflow(replace(kValid, "  code: cp2k", "  code: emt"), "wf.yaml");
+    const auto g3 = expand_workflow(emt);
+    CHECK_FALSE(g3.at("Al(111)/fcc_hollow+Li/relax").params.contains("electronic"));
+    CHECK_FALSE(g3.at("Al(111)/fcc_hollow+Li/relax").params.contains("slab"));
+    CHECK(emt.as<binding_energy::Spec>().hosts[0].vacuum == 10.0);
+}
+
 TEST_CASE("the shipped quickstart workflow is valid") {
     const auto spec = load_workflow(testing::source_dir() / "workflows/quickstart.yaml");
     CHECK(expand_workflow(spec).size() == 15);

@@ -31,6 +31,14 @@ struct InterfaceSide {
 struct HostSpec {
     std::string name;                     ///< unique label, e.g. "Al(111)"
     HostKind kind = HostKind::Surface;
+    /// `electronic: metal | insulator`: overrides the character the prototypes give (a
+    /// structure file, a doped phase); "" = from the phase(s). Electronic-structure codes only.
+    std::string electronic;
+    std::string spin;                     ///< `spin: auto | restricted | unrestricted`; "" = auto
+    /// `dipole_correction: true` (surface and interface hosts): CP2K's surface dipole correction
+    /// along z. Off by default: CP2K 2023.1 aborts with it on a metal slab unless the SCF is
+    /// damped, which then takes 4x the steps (docs/protocols.md).
+    bool dipole_correction = false;
     std::optional<std::string> phase;     ///< a built-in prototype...
     nlohmann::json bulk_structure;        ///< ...or a structure read from `structure:` (JSON form)
     std::string bulk_source;              ///< prototype name or file path (provenance)

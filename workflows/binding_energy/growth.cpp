@@ -45,10 +45,12 @@ std::vector<std::string> grow_sites(engine::TaskGraph& graph, const engine::Task
                                                 : kinds::kBuildAdsorbate;
         graph.add({build, build_kind, params, {{role, host_task}}});
         const std::string be_task = be_task_of(site);
-        graph.add({relax, engine::kinds::kCalculation,
-                   {{"calculation", "relaxation"}, {"label", fmt::format("{} + {} {}", host, species, name)},
-                    {"spin_multiplicity", 0}},
-                   {{"structure", build}}});
+        nlohmann::json calc{{"calculation", "relaxation"}, {"label", fmt::format("{} + {} {}", host, species, name)},
+                            {"spin_multiplicity", 0}};
+        // The host's system (electronic character, slab) for electronic-structure codes.
+        if (p.contains("system"))
+            for (const auto& [k, v] : p.at("system").items()) calc[k] = v;
+        graph.add({relax, engine::kinds::kCalculation, calc, {{"structure", build}}});
         if (graph.contains(be_task)) graph.add_input(be_task, "site:" + name, relax);
         added.push_back(build);
         added.push_back(relax);

@@ -13,6 +13,7 @@
 #include "structures/interface.hpp"
 #include "structures/interface_hops.hpp"
 #include "structures/interstitials.hpp"
+#include "structures/neb_path.hpp"
 #include "workflows/binding_energy/names.hpp"
 #include "workflows/binding_energy/tasks.hpp"
 
@@ -87,6 +88,11 @@ SelectedInterface select_interface(const st::Structure& bulk_a, const st::Struct
     } catch (const InputError& e) {
         throw InputError(source, "fix_outer_layers", e.what());
     }
+    std::array<int, 2> repeats{1, 1};
+    if (p.contains("supercell")) {
+        repeats = p.at("supercell").get<std::array<int, 2>>();
+        out.structure = st::repeat_cell(out.structure, {repeats[0], repeats[1], 1});
+    }
     const auto& ca = set.a.cuts[static_cast<std::size_t>(c.cut_a)];
     const auto& cb = set.b.cuts[static_cast<std::size_t>(c.cut_b)];
     out.info = {{"rank", c.rank},
@@ -99,6 +105,7 @@ SelectedInterface select_interface(const st::Structure& bulk_a, const st::Struct
                 {"gap_A", spec.gap},
                 {"fixed_outer_layers", fixed},
                 {"atoms", out.structure.size()}};
+    if (p.contains("supercell")) out.info["supercell"] = repeats;
     out.structure.info["interface"] = out.info;
     return out;
 }
@@ -200,8 +207,19 @@ st::InterfaceHopOptions hop_options(const nlohmann::json& p) {
 // input "host" (the relaxed interface): one end point of a hop across the interface.
 nlohmann::json build_interface_hop_endpoint(const Task& t, const Inputs& in) {
     const auto host = output_structure(task_input(in, "host", t), t.name);
-    const auto hop = st::interface_hop(host, hop_options(t.params));
-    const auto& s = t.params.at("end") == "initial" ? hop.initial : hop.final;
+    const auto options = hop_options(t.params);
+    const auto hop = st::interface_hop(host, options);
+    auto s = t.params.at("end") == "initial" ? hop.initial : hop.final;
+    // An end point at a near-interface site is written exactly as that site's binding-energy
+    // structure (same position bits, same "adsorbate" tag), so its relaxation has the same hash
+    // and is computed once for both (a DFT relaxation saved per end point).
+    auto& mobile = s[hop.moving_atom];
+    for (const auto& x : st::find_interface_sites(host, options.sites))
+        if (s.minimum_image(mobile.frac, x.site.frac).norm() < 1e-6) {
+            mobile.frac = x.site.frac;
+            mobile.label = "adsorbate";
+            break;
+        }
     return {{"structure", st::to_json(s)}, {"description", hop.description}, {"moving_atom", hop.moving_atom},
             {"distance_A", hop.distance}};
 }

@@ -3,7 +3,10 @@
 #include <fmt/ranges.h>
 #include <set>
 
+#include <algorithm>
+
 #include "common/errors.hpp"
+#include "plugins/calculator.hpp"
 #include "engine/graph.hpp"
 #include "structures/elements.hpp"
 #include "structures/lattice_tools.hpp"
@@ -72,7 +75,8 @@ structures::Structure crystal_of(const HostSpec& host) {
 
 // `kind: bulk`: the adsorbate at the symmetry-unique interstitial sites of a bulk supercell.
 HostSpec read_bulk_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
-    r.only_keys(h, p, {"name", "kind", "phase", "structure", "supercell", "min_image_distance", "min_distance", "sites"});
+    r.only_keys(h, p, {"name", "kind", "phase", "structure", "supercell", "min_image_distance", "min_distance", "sites",
+                       "electronic", "spin", "dipole_correction"});
     HostSpec host;
     host.kind = HostKind::Bulk;
     read_crystal(r, h, p, files, host);
@@ -164,7 +168,8 @@ structures::Structure crystal_of(const InterfaceSide& side) {
 // tolerances, the terminations exist, the outer planes can be fixed, each side has a site.
 HostSpec read_interface_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
     r.only_keys(h, p, {"name", "kind", "a", "b", "max_area", "max_strain", "max_angle_strain", "match", "gap",
-                       "vacuum", "fix_outer_layers", "sites", "depth", "min_distance"});
+                       "vacuum", "fix_outer_layers", "supercell", "sites", "depth", "min_distance", "electronic", "spin",
+                       "dipole_correction"});
     HostSpec host;
     host.kind = HostKind::Interface;
     for (const char* k : {"a", "b"})
@@ -195,6 +200,18 @@ HostSpec read_interface_host(const WorkflowReader& r, const YAML::Node& h, const
         const int m = r.integer(h["match"], p + ".match");
         if (m < 0) r.fail(h["match"], p + ".match", "must be `best` or an index (0 = best) of the ranked interfaces");
         params["match"] = m;
+    }
+    // In-plane repeats of the matched cell (the ZSL match is the smallest common cell: too
+    // small for a lone Li or for an unambiguous hop). Only written when given, so the hashes of
+    // workflows without it stay as they were.
+    if (const auto& n = h["supercell"]) {
+        if (!n.IsSequence() || n.size() != 2) r.fail(n, p + ".supercell", "must be [a, b] (in-plane repeats of the matched cell)");
+        std::array<int, 2> rep{};
+        for (std::size_t k = 0; k < 2; ++k) {
+            rep[k] = r.integer(n[k], p + ".supercell");
+            if (rep[k] < 1 || rep[k] > 20) r.fail(n[k], p + ".supercell", "entries must be 1..20");
+        }
+        params["supercell"] = rep;
     }
     params["fix_outer_layers"] = 1;
     if (h["fix_outer_layers"]) params["fix_outer_layers"] = r.integer(h["fix_outer_layers"], p + ".fix_outer_layers");
@@ -258,7 +275,8 @@ HostSpec read_interface_host(const WorkflowReader& r, const YAML::Node& h, const
 // `kind: molecule`: a molecule in a box (a built-in one such as P4S10, or a structure file) with
 // the adsorbate at the symmetry-unique sites around it.
 HostSpec read_molecule_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files) {
-    r.only_keys(h, p, {"name", "kind", "molecule", "structure", "box", "bond_length", "min_distance", "sites"});
+    r.only_keys(h, p, {"name", "kind", "molecule", "structure", "box", "bond_length", "min_distance", "sites",
+                       "electronic", "spin", "dipole_correction"});
     HostSpec host;
     host.kind = HostKind::Molecule;
     if (h["molecule"] && h["structure"]) r.fail(h, p, "give either 'molecule' or 'structure', not both");
@@ -311,20 +329,56 @@ HostSpec read_molecule_host(const WorkflowReader& r, const YAML::Node& h, const 
     return host;
 }
 
-HostSpec read_host(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const InputFiles& files) {
+// `electronic:` and `spin:` of any host kind (docs/protocols.md).
+void read_system(const WorkflowReader& r, const YAML::Node& h, const std::string& p, HostSpec& host) {
+    if (h["dipole_correction"]) {
+        if (host.kind != HostKind::Surface && host.kind != HostKind::Interface)
+            r.fail(h["dipole_correction"], p + ".dipole_correction", "applies to surface and interface hosts (a slab with vacuum along c)");
+        host.dipole_correction = r.get<bool>(h["dipole_correction"], p + ".dipole_correction", "true or false");
+    }
+    if (h["electronic"]) {
+        host.electronic = r.str(h["electronic"], p + ".electronic");
+        if (host.electronic != "metal" && host.electronic != "insulator")
+            r.fail(h["electronic"], p + ".electronic",
+                   text::unknown_name_message("electronic character", host.electronic, {"metal", "insulator"}));
+    }
+    if (h["spin"]) {
+        host.spin = r.str(h["spin"], p + ".spin");
+        static const std::vector<std::string> spins{"auto", "restricted", "unrestricted"};
+        if (std::find(spins.begin(), spins.end(), host.spin) == spins.end())
+            r.fail(h["spin"], p + ".spin", text::unknown_name_message("spin treatment", host.spin, spins));
+    }
+}
+
+HostSpec read_surface_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files,
+                           double default_vacuum);
+
+HostSpec read_host(const WorkflowReader& r, const YAML::Node& h, std::size_t i, const InputFiles& files,
+                   double default_vacuum) {
     const std::string p = fmt::format("hosts[{}]", i);
+    HostSpec host;
     if (h.IsMap() && h["kind"]) {
         const auto kind = r.str(h["kind"], p + ".kind");
         static const std::vector<std::string> kinds{"surface", "bulk", "interface", "molecule"};
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
             r.fail(h["kind"], p + ".kind", text::unknown_name_message("host kind", kind, kinds));
-        if (kind == "bulk") return read_bulk_host(r, h, p, files);
-        if (kind == "interface") return read_interface_host(r, h, p, files);
-        if (kind == "molecule") return read_molecule_host(r, h, p, files);
+        if (kind == "bulk") host = read_bulk_host(r, h, p, files);
+        else if (kind == "interface") host = read_interface_host(r, h, p, files);
+        else if (kind == "molecule") host = read_molecule_host(r, h, p, files);
+        else host = read_surface_host(r, h, p, files, default_vacuum);
+    } else {
+        host = read_surface_host(r, h, p, files, default_vacuum);
     }
+    read_system(r, h, p, host);
+    return host;
+}
+
+HostSpec read_surface_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files,
+                           double default_vacuum) {
     r.only_keys(h, p, {"name", "kind", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
-                       "fix_bottom", "termination", "sites"});
+                       "fix_bottom", "termination", "sites", "electronic", "spin", "dipole_correction"});
     HostSpec host;
+    host.vacuum = default_vacuum;
     read_crystal(r, h, p, files, host);
     if (h["miller"]) host.miller = read_miller(r, h["miller"], p + ".miller");
     const std::string bulk_label = host.phase ? *host.phase : std::filesystem::path(host.bulk_source).stem().string();
@@ -500,6 +554,14 @@ std::shared_ptr<const KindSpec> read(const WorkflowReader& r, const YAML::Node& 
                                      WorkflowSpec& spec) {
     auto shared = std::make_shared<Spec>();
     Spec& be = *shared;
+    // Electronic-structure codes see the long-range electrostatics of a slab and of an atom's
+    // periodic images: 15 Å of vacuum and a 15 Å box by default (docs/protocols.md; 10 → 16 Å
+    // with the dipole correction moved E_b(Al(111)) by +0.075 eV). Short-ranged in-process
+    // potentials keep 10 Å, and with it their task hashes.
+    const auto& capabilities = plugins::CalculatorRegistry::instance().info(spec.calculator_code, r.where(root)).capabilities;
+    const bool dft = std::find(capabilities.begin(), capabilities.end(), "kpoints") != capabilities.end();
+    const double default_vacuum = dft ? 15.0 : 10.0;
+    if (dft) be.reference_box = 15.0;
     if (root["adsorbate"]) {
         be.adsorbate = r.str(root["adsorbate"], "adsorbate");
         try {
@@ -531,7 +593,7 @@ std::shared_ptr<const KindSpec> read(const WorkflowReader& r, const YAML::Node& 
         r.fail(root["hosts"] ? root["hosts"] : root, "hosts", "must be a non-empty list of host surfaces");
     std::set<std::string> names;
     for (std::size_t i = 0; i < root["hosts"].size(); ++i) {
-        auto host = read_host(r, root["hosts"][i], i, files);
+        auto host = read_host(r, root["hosts"][i], i, files, default_vacuum);
         if (!names.insert(host.name).second)
             r.fail(root["hosts"][i], fmt::format("hosts[{}].name", i), fmt::format("host name '{}' used twice", host.name));
         be.hosts.push_back(std::move(host));

@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "common/json_files.hpp"
 #include "engine/drivers/neb.hpp"
 #include "structures/neb_path.hpp"
 
@@ -18,22 +19,6 @@ using engine::Task;
 using engine::task_input;
 using engine::output_structure;
 namespace drivers = engine::drivers;
-
-namespace {
-
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) { write_file_atomically(path, j.dump()); }
-
-std::optional<nlohmann::json> read_json(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;  // a torn file cannot exist (atomic writes), but never trust the disk
-    }
-}
-
-}  // namespace
 
 nlohmann::json build_neb_path(const Task& t, const Inputs& in) {
     const auto initial = output_structure(task_input(in, "initial", t), t.name + " (initial)");
@@ -69,7 +54,7 @@ nlohmann::json run_neb_task(const Task& t, const Inputs& in, const engine::Drive
     // anything else in the folder belongs to another task identity and goes.
     const fs::path state_file = folder / "neb_state.json";
     std::optional<drivers::NebResult> previous;
-    if (auto saved = read_json(state_file)) {
+    if (auto saved = read_json_file(state_file)) {
         if (saved->value("hash", "") == hash && saved->contains("state"))
             previous = drivers::neb_result_from_json(saved->at("state"), state_file.string());
         else

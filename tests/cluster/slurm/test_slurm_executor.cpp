@@ -516,7 +516,7 @@ TEST_CASE("a tiny CP2K calculation runs through Slurm") {
     req.structure = structures::Structure(Eigen::Vector3d(8, 8, 10).asDiagonal());
     req.structure.add_atom_cartesian("Li", {4, 4, 3.65});
     req.structure.add_atom_cartesian("Li", {4, 4, 6.35});
-    req.protocol = plugins::Protocol::from_json("fast", "test");
+    req.protocol = plugins::Protocol::from_json("plumbing", "test");
     req.label = "Li2";
     const fs::path work = dir / "li2";
     fs::create_directories(work);
