@@ -22,6 +22,8 @@ using Commands = std::vector<Command>;
 
 /// run, resume, status, results, graph (apps/cmd_run.cpp).
 void add_run_commands(CLI::App& app, Commands& commands);
+/// converge: a convergence study of one setting over a workflow (apps/cmd_converge.cpp).
+void add_converge_command(CLI::App& app, Commands& commands);
 /// verify: a run folder's store, checksums and shared cache (apps/cmd_verify.cpp).
 void add_verify_command(CLI::App& app, Commands& commands);
 /// `build` and its `bulk` subcommand (apps/cmd_build.cpp); returns the `build` parent to which

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     cli::Commands commands;
     cli::add_run_commands(app, commands);
     cli::add_verify_command(app, commands);
+    cli::add_converge_command(app, commands);
     cli::add_cluster_commands(app, commands);
     cli::add_worker_command(app, commands);
     cli::add_submit_command(app, commands);

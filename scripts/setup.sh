@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Interphase needs to build, run and test, then builds it.
 # Idempotent: packages already present are not reinstalled; the build is incremental.
-#   scripts/setup.sh            install + build (Release-like, build/)
+#   scripts/setup.sh            install + build (-O2, build/)
 #   BUILD_DIR=... scripts/setup.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" > /dev/null
+# -O2 without debug information by default: -g makes the from-scratch build ~30 % slower
+# (measured on engine/runner.cpp: 13.0 s -> 18.9 s) and the test suite runs on a clean checkout.
+# BUILD_TYPE=RelWithDebInfo scripts/setup.sh for a debuggable build.
+cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" > /dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 echo "setup: built $build_dir/apps/interphase"

@@ -22,7 +22,7 @@ namespace interphase::plugins::cp2k {
 
 /// Version of the input generation; part of every task hash. Bump it whenever write_input()
 /// changes what CP2K computes.
-inline constexpr const char* kPluginVersion = "cp2k-plugin/3";
+inline constexpr const char* kPluginVersion = "cp2k-plugin/4";
 
 /// The `calculator:` block of a workflow (minus `code`), validated.
 struct Settings {

@@ -499,15 +499,21 @@ InputPlan plan_input(const CalculationRequest& request, const Settings& settings
           << "    &END KPOINTS\n";
     }
     if (!wavefunction_restart.empty()) o << "    WFN_RESTART_FILE_NAME " << wavefunction_restart << "\n";
+    // Orbital transformation for integer occupations at Γ; diagonalisation otherwise (below).
+    const bool orbital_transformation = !(smearing || !gamma_only);
+    // OT's DIIS can stall far from the minimum; an outer loop restarts it (new preconditioner,
+    // fresh DIIS history): the protocol's max_scf is split into inner cycles of at most 30.
+    const int inner_scf = orbital_transformation ? std::min(p.max_scf, 30) : p.max_scf;
+    const int outer_scf = orbital_transformation ? (p.max_scf + inner_scf - 1) / inner_scf : 0;
     o << "    &SCF\n"
       << "      SCF_GUESS " << (wavefunction_restart.empty() ? "ATOMIC" : "RESTART") << "\n"
       << "      EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
-      << "      MAX_SCF " << p.max_scf << "\n";
+      << "      MAX_SCF " << inner_scf << "\n";
     if (wants_smearing && !smearing)
         o << "      ! no smearing: the basis has no orbital above the " << occupied << " occupied per spin\n";
     else if (p.smearing > 0 && !smearing)
         o << "      ! no smearing: an insulator at the Gamma point has integer occupations\n";
-    if (smearing || !gamma_only) {
+    if (!orbital_transformation) {
         // Diagonalisation with Broyden density mixing: needed for k-points and for fractional
         // occupations, and far more robust than OT for metals and small-gap systems.
         const int added = std::min(spare, std::max(8, static_cast<int>(std::ceil(0.2 * occupied))));
@@ -538,7 +544,11 @@ InputPlan plan_input(const CalculationRequest& request, const Settings& settings
         o << "      &OT\n"
           << "        MINIMIZER DIIS\n"
           << "        PRECONDITIONER FULL_SINGLE_INVERSE\n"
-          << "      &END OT\n";
+          << "      &END OT\n"
+          << "      &OUTER_SCF\n"
+          << "        MAX_SCF " << outer_scf << "\n"
+          << "        EPS_SCF " << fmt::format("{:.1E}", p.scf_tolerance) << "\n"
+          << "      &END OUTER_SCF\n";
     }
     o << "    &END SCF\n"
       << "    &XC\n"

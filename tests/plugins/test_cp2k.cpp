@@ -556,6 +556,14 @@ TEST_CASE("cp2k input: protocol mapping") {
     CHECK(ot.find("&OT") != std::string::npos);
     CHECK(ot.find("&SMEAR") == std::string::npos);
     CHECK(ot.find("ADDED_MOS") == std::string::npos);
+    // OT restarts its DIIS in an outer loop: the protocol's max_scf split into inner cycles of 30
+    // (fast: 200 = 30 x 7 at most), both loops to the protocol's tolerance.
+    CHECK(ot.find("      MAX_SCF 30\n") != std::string::npos);
+    CHECK(ot.find("      &OUTER_SCF\n        MAX_SCF 7\n        EPS_SCF 1.0E-06\n      &END OUTER_SCF\n") != std::string::npos);
+    // Diagonalisation (smearing, k-points) keeps one loop of max_scf steps.
+    const auto smeared = cp2k::write_input(request(li2(2.7)), cp2k::Settings{});
+    CHECK(smeared.find("OUTER_SCF") == std::string::npos);
+    CHECK(smeared.find("      MAX_SCF 200\n") != std::string::npos);
 
     // Overrides from the calculator block.
     const auto settings = cp2k::Settings::from_json(
@@ -781,7 +789,7 @@ TEST_CASE("cp2k config: keys, types and did-you-mean") {
     // Through the registry, as the workflow loader calls it.
     auto calc = CalculatorRegistry::instance().create("cp2k", nlohmann::json::object(), "wf");
     CHECK(calc->name() == "cp2k");
-    CHECK(calc->plugin_version() == "cp2k-plugin/3");
+    CHECK(calc->plugin_version() == "cp2k-plugin/4");
     CHECK_THROWS_AS(CalculatorRegistry::instance().create("cp2k", {{"launchr", "none"}}, "wf"), InputError);
     const auto& info = CalculatorRegistry::instance().info("cp2k", "wf");
     CHECK(std::find(info.capabilities.begin(), info.capabilities.end(), "kpoints") != info.capabilities.end());

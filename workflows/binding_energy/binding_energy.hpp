@@ -46,6 +46,13 @@ struct HostSpec {
     int layers = 3;
     double vacuum = 10.0;
     std::array<int, 2> supercell{1, 1};
+    /// `thickness:` (Å): at least this much crystal along the normal, in whole crystal periods
+    /// (pymatgen's min_slab_size); replaces `layers`.
+    std::optional<double> thickness;
+    /// `area_per_adsorbate:` (Å²): the in-plane supercell is the smallest (closest to square)
+    /// with at least this area per adsorbate, chosen when the slab is built; replaces
+    /// `supercell`. Hosts compared in a pair should be at equal coverage.
+    std::optional<double> area_per_adsorbate;
     int fix_bottom_layers = 1;
     double fix_bottom = 0.0;
     std::optional<std::string> termination;  ///< top species ("S") or index ("0")

@@ -318,6 +318,9 @@ engine::TaskGraph expand(const WorkflowSpec& workflow) {
                             {"vacuum", h.vacuum},           {"supercell", h.supercell},
                             {"fix_bottom_layers", h.fix_bottom_layers}, {"fix_bottom", h.fix_bottom}};
         if (h.termination) slab["termination"] = *h.termination;
+        // Only when given: the hashes of slabs described by layers and supercell stay as they were.
+        if (h.thickness) slab["thickness"] = *h.thickness;
+        if (h.area_per_adsorbate) slab["area_per_adsorbate"] = *h.area_per_adsorbate;
         const std::string slab_task = names::slab(h.name);
         g.add({slab_task, kinds::kBuildSlab, slab, {{"bulk", bulk}}});
         const std::string host_relax = names::relax(slab_task);

@@ -3,7 +3,9 @@
 #include "workflows/binding_energy/results.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <fmt/format.h>
+#include <optional>
 #include <map>
 
 #include "workflows/binding_energy/names.hpp"
@@ -176,17 +178,40 @@ void write_h5(engine::h5::File& f, const RunResults& r, const std::function<void
 }
 
 std::string table(const RunResults& r) {
-    std::string out = fmt::format("{:<16} {:<14} {:>10}  {:<14}\n", "phase", "site", "E_b (eV)", "reference");
-    for (const auto& h : r.hosts)
+    // Area per adsorbate of a slab host: the coverage at which its E_b holds.
+    const auto area_of = [](const HostResult& h) -> std::optional<double> {
+        if (h.kind != "surface" || !h.slab_info.contains("area")) return std::nullopt;
+        return h.slab_info.at("area").get<double>();
+    };
+    std::string out = fmt::format("{:<16} {:<14} {:>10}  {:<14} {:>14}\n", "phase", "site", "E_b (eV)", "reference",
+                                  "area/ads (Å²)");
+    for (const auto& h : r.hosts) {
+        const auto area = area_of(h);
         for (const auto& s : h.sites)
-            out += fmt::format("{:<16} {:<14} {:>10.3f}  {:<14}{}\n", h.host, s.site, s.binding_energy, h.reference,
+            out += fmt::format("{:<16} {:<14} {:>10.3f}  {:<14} {:>14}{}\n", h.host, s.site, s.binding_energy, h.reference,
+                               area ? fmt::format("{:.1f}", *area) : "-",
                                s.site == h.best_site && h.sites.size() > 1 ? "  (lowest)" : "");
+    }
     if (r.pairs.empty()) return out;
+    // ΔE of two surfaces at very different coverage mixes the descriptor with adsorbate-adsorbate
+    // interaction: say so beside the numbers.
+    std::string coverage_notes;
+    for (const auto& p : r.pairs) {
+        const auto ha = std::find_if(r.hosts.begin(), r.hosts.end(), [&p](const HostResult& h) { return h.host == p.a; });
+        const auto hb = std::find_if(r.hosts.begin(), r.hosts.end(), [&p](const HostResult& h) { return h.host == p.b; });
+        if (ha == r.hosts.end() || hb == r.hosts.end()) continue;
+        const auto aa = area_of(*ha), ab = area_of(*hb);
+        if (aa && ab && std::max(*aa, *ab) > 1.5 * std::min(*aa, *ab))
+            coverage_notes += fmt::format("warning: {} | {} compares unequal coverages, one {} per {:.1f} Å² and per {:.1f} Å² "
+                                          "(`area_per_adsorbate:` on both hosts equalises them)\n",
+                                          p.a, p.b, ha->adsorbate.empty() ? "adsorbate" : ha->adsorbate, *aa, *ab);
+    }
     out += fmt::format("\n{:<34} {:>10} {:>10}\n", "pair A | B", "ΔE (eV)", "|ΔE| (eV)");
     for (const auto& p : r.pairs)
         out += fmt::format("{:<34} {:>10.3f} {:>10.3f}{}\n", p.a + " | " + p.b, p.delta_e, std::abs(p.delta_e),
                            p.in_situ ? "  (in situ: the two sides of one interface)" : "");
     out += "ΔE = E_b(A) − E_b(B); it does not depend on the reference.\n";
+    out += coverage_notes;
     bool any = false;
     for (const auto& p : r.pairs)
         any = any || !std::isnan(p.surface_barrier_a) || !std::isnan(p.surface_barrier_b) || !std::isnan(p.interface_barrier) ||

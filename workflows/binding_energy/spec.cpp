@@ -375,8 +375,9 @@ HostSpec read_host(const WorkflowReader& r, const YAML::Node& h, std::size_t i, 
 
 HostSpec read_surface_host(const WorkflowReader& r, const YAML::Node& h, const std::string& p, const InputFiles& files,
                            double default_vacuum) {
-    r.only_keys(h, p, {"name", "kind", "phase", "structure", "miller", "layers", "vacuum", "supercell", "fix_bottom_layers",
-                       "fix_bottom", "termination", "sites", "electronic", "spin", "dipole_correction"});
+    r.only_keys(h, p, {"name", "kind", "phase", "structure", "miller", "layers", "thickness", "vacuum", "supercell",
+                       "area_per_adsorbate", "fix_bottom_layers", "fix_bottom", "termination", "sites", "electronic", "spin",
+                       "dipole_correction"});
     HostSpec host;
     host.vacuum = default_vacuum;
     read_crystal(r, h, p, files, host);
@@ -388,6 +389,17 @@ HostSpec read_surface_host(const WorkflowReader& r, const YAML::Node& h, const s
     if (h["layers"]) {
         host.layers = r.integer(h["layers"], p + ".layers");
         if (host.layers < 1 || host.layers > 50) r.fail(h["layers"], p + ".layers", "must be between 1 and 50");
+    }
+    if (h["thickness"]) {
+        if (h["layers"]) r.fail(h["thickness"], p + ".thickness", "give `layers` or `thickness`, not both");
+        host.thickness = r.number(h["thickness"], p + ".thickness");
+        if (!(*host.thickness > 0) || *host.thickness > 200) r.fail(h["thickness"], p + ".thickness", "must be > 0 and <= 200 Å");
+    }
+    if (h["area_per_adsorbate"]) {
+        if (h["supercell"]) r.fail(h["area_per_adsorbate"], p + ".area_per_adsorbate", "give `supercell` or `area_per_adsorbate`, not both");
+        host.area_per_adsorbate = r.number(h["area_per_adsorbate"], p + ".area_per_adsorbate");
+        if (!(*host.area_per_adsorbate >= 1) || *host.area_per_adsorbate > 2000)
+            r.fail(h["area_per_adsorbate"], p + ".area_per_adsorbate", "must be between 1 and 2000 Å²");
     }
     if (h["vacuum"]) {
         host.vacuum = r.number(h["vacuum"], p + ".vacuum");

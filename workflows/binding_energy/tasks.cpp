@@ -1,5 +1,6 @@
 #include "workflows/binding_energy/tasks.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <functional>
 #include <limits>
@@ -22,6 +23,48 @@ namespace st = interphase::structures;
 
 namespace {
 
+}  // namespace
+
+std::array<int, 2> supercell_for_area(const Eigen::Matrix3d& lattice, double area, const std::string& task) {
+    const Eigen::Vector3d a = lattice.row(0), b = lattice.row(1);
+    const double cell = a.cross(b).norm();
+    // The shortest distance between an adsorbate and its in-plane images in an na x nb cell.
+    const auto image_distance = [&a, &b](int na, int nb) {
+        const Eigen::Vector3d A = na * a, B = nb * b;
+        return std::min({A.norm(), B.norm(), (A + B).norm(), (A - B).norm()});
+    };
+    int fewest = 0;  // cells of the smallest supercell with enough area
+    for (int n = 1; n <= 400 && fewest == 0; ++n)
+        if (cell * n + 1e-9 >= area) fewest = n;
+    if (fewest == 0)
+        throw InputError(task, "area_per_adsorbate",
+                         fmt::format("{:.1f} Å² needs more than a 20x20 supercell of this {:.2f} Å² surface cell", area, cell));
+    // Among the supercells with enough area and at most 1.5x the smallest such area: the one that
+    // keeps the adsorbate's images farthest apart (2x4 of a hexagonal cell leaves them 2 cells
+    // apart, 3x3 three), then the smaller area, then na >= nb.
+    std::optional<std::array<int, 2>> best;
+    double best_distance = 0, best_area = 0;
+    for (int na = 1; na <= 20; ++na)
+        for (int nb = 1; nb <= 20; ++nb) {
+            const double A = cell * na * nb;
+            if (A + 1e-9 < area || na * nb > 1.5 * fewest + 1e-9) continue;
+            const double d = image_distance(na, nb);
+            const bool better = !best || d > best_distance + 1e-6 ||
+                                (std::abs(d - best_distance) <= 1e-6 && A < best_area - 1e-9);
+            if (better) {
+                best = std::array<int, 2>{na, nb};
+                best_distance = d;
+                best_area = A;
+            }
+        }
+    if (!best)
+        throw InputError(task, "area_per_adsorbate",
+                         fmt::format("{:.1f} Å² needs more than a 20x20 supercell of this {:.2f} Å² surface cell", area, cell));
+    return *best;
+}
+
+namespace {
+
 nlohmann::json build_slab(const Task& t, const Inputs& in) {
     const auto bulk = output_structure(task_input(in, "bulk", t), t.name);
     st::SlabSpec spec;
@@ -39,9 +82,15 @@ nlohmann::json build_slab(const Task& t, const Inputs& in) {
         else
             spec.termination_species = term;
     }
+    if (p.contains("thickness")) spec.thickness = p.at("thickness").get<double>();
     // One generator for the slab and the list of terminations: its analysis (primitive cell,
     // symmetry, planes, cuts) is the expensive part and was done twice.
     const st::SlabGenerator generator(bulk, spec);
+    if (p.contains("area_per_adsorbate")) {
+        auto one = spec;
+        one.supercell = {1, 1};
+        spec.supercell = supercell_for_area(generator.slab(one).lattice(), p.at("area_per_adsorbate").get<double>(), t.name);
+    }
     const auto slab = generator.slab(spec);
     nlohmann::json terms = nlohmann::json::array();
     for (const auto& term : generator.terminations())
