@@ -30,7 +30,7 @@ void add_converge_command(CLI::App& app, Commands& commands) {
     c->add_option("--tolerance", o->study.tolerance, "eV: how close to the reference counts as converged (default 0.01)");
     c->add_option("--out", o->out_dir, "Folder of the study: one run folder per value, the cache, convergence.json/.csv "
                                        "(default: runs/converge-<setting>)");
-    c->add_option("--cache", o->cache, "Result cache shared by the runs (default: OUT/cache.sqlite)");
+    c->add_option("--cache", o->cache, "Result cache shared by the runs (default: the workflow's cache:, else OUT/cache.sqlite)");
     c->add_option("--cores", o->study.cores, "Core budget (default: all cores)")->check(CLI::Range(1, 100000));
     c->add_flag("--quiet", o->study.quiet, "No progress lines of the runs");
     c->add_option("--executor", o->study.executor, "Where calculations run (as for run)");

@@ -7,6 +7,8 @@
 // executor runs the command; an executor never knows which code it runs.
 #pragma once
 
+#include <algorithm>
+
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -151,6 +153,14 @@ struct CalculatorInfo {
     std::string description;
     std::vector<std::string> capabilities;  ///< "single_point", "relaxation", "kpoints", ...
     CalculatorFactory create;
+
+    bool has(const std::string& capability) const {
+        return std::find(capabilities.begin(), capabilities.end(), capability) != capabilities.end();
+    }
+    /// An electronic-structure code (CP2K, QE, VASP): it takes k-points, so the workflow tells it
+    /// the electronic character, the slab geometry and the spin treatment, gives slabs and atoms
+    /// more vacuum, and it records the physics of each calculation. In-process potentials do none.
+    bool electronic_structure() const { return has("kpoints"); }
 };
 
 /// Registry of calculator plugins; each plugin adds itself with one line in registry.cpp.

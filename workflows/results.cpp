@@ -30,8 +30,7 @@ RunResults collect_results(const RunStore& store, const std::function<bool()>& i
     r.protocol = store.meta("protocol").value_or("{}");
     const auto& sections = ResultSectionRegistry::instance().entries();
     const auto* info = plugins::CalculatorRegistry::instance().find(r.calculator);
-    const bool records_physics = info && std::find(info->capabilities.begin(), info->capabilities.end(), "kpoints") !=
-                                             info->capabilities.end();
+    const bool records_physics = info && info->electronic_structure();
     for (const auto& t : store.tasks()) {
         if (interrupted && interrupted()) throw engine::Interrupted{};
         r.tasks.push_back({t.name, t.kind, t.hash, t.state, t.reused, t.reused_from, t.wall_seconds});

@@ -60,9 +60,17 @@ engine::RunSummary resume_run(const fs::path& run_dir, const engine::RunOptions&
         if (j.is_object()) {
             try {
                 spec.protocol = plugins::Protocol::from_json(j, (run_dir / "state.sqlite").string() + " (meta protocol)");
-            } catch (const InputError&) {
-                // Not loadable by this version: the workflow copy's protocol, as written.
+            } catch (const InputError& e) {
+                // Not loadable by this version: the workflow copy's protocol, as written — said,
+                // because the tasks still to run may then differ from the finished ones.
+                log << fmt::format("warning: the protocol this run started with does not load ({}); the workflow "
+                                   "copy's protocol is used for the tasks still to run\n",
+                                   e.what());
             }
+        } else {
+            log << fmt::format("warning: the protocol stored in {} is not a JSON object; the workflow copy's protocol is "
+                               "used for the tasks still to run\n",
+                               (run_dir / "state.sqlite").string());
         }
     }
     engine::RunOptions opt = options;

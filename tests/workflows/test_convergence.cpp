@@ -202,3 +202,31 @@ TEST_CASE("interphase converge refuses bad settings and values in one line, befo
     one_line("converge wf.yaml --setting layers --values 3 3 --out study", "given twice");
     one_line("converge wf.yaml --setting vacuum --values 10 2 --out study", "vacuum=2");
 }
+
+TEST_CASE("a study stopped before its reference says so and compares nothing") {
+    cv::Study st;
+    st.workflow_name = "w";
+    st.setting = "kpoint_spacing_metal";
+    st.unit = "Å⁻¹";
+    st.reference = "0.15";
+    st.tolerance = 0.01;
+    st.interrupted = true;
+    cv::Point a;
+    a.value = "0.40";
+    a.ok = true;
+    a.state = "done";
+    a.binding_energies = {{"Al(111)", -1.4966}};
+    cv::Point b;
+    b.value = "0.25";
+    b.state = "interrupted";
+    st.points = {a, b};
+    const std::string table = cv::format_study(st);
+    CHECK(table.find("reference = the last value (0.15)") != std::string::npos);
+    CHECK(table.find("interrupted: run the same command again") != std::string::npos);
+    CHECK(table.find("0.0000") == std::string::npos);  // no deviation from a reference that does not exist
+    const auto j = cv::study_json(st);
+    CHECK(j["reference"] == "0.15");
+    CHECK(j["points"][0]["max_deviation_eV"].is_null());
+    CHECK(j["points"][1]["state"] == "interrupted");
+    CHECK(j["converged_from"].is_null());
+}

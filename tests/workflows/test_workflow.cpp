@@ -6,6 +6,8 @@
 
 #include "common/errors.hpp"
 #include "workflows/run.hpp"
+#include "engine/store.hpp"
+#include <sstream>
 #include "workflows/workflow_file.hpp"
 #include "workflows/structure_tasks.hpp"
 #include "workflows/binding_energy/names.hpp"
@@ -196,4 +198,28 @@ TEST_CASE("a cycle or a dangling input is rejected before anything runs") {
     CHECK_THROWS_WITH_AS(h.validate(), doctest::Contains("unknown task 'nowhere'"), Error);
     CHECK_THROWS_AS(h.add({"a", workflows::kBuildBulk, {}, {}}), Error);
     CHECK(h.to_dot().find("digraph") != std::string::npos);
+}
+
+TEST_CASE("resume says so when the protocol the run started with no longer loads") {
+    const auto dir = interphase::testing::scratch("resume-protocol");
+    const std::string wf = "name: rp\ncalculator: {code: emt}\nprotocol: fast\nadsorbate: Au\nhosts:\n"
+                           "  - {name: Al(111), phase: Al, miller: [1, 1, 1], layers: 2, supercell: [2, 2], sites: [fcc_hollow]}\n";
+    std::ostringstream log;
+    engine::RunOptions opt{dir / "run", 1, true, std::nullopt};
+    REQUIRE(run_workflow(parse_workflow(wf, dir / "wf.yaml"), opt, log).ok());
+    {
+        engine::RunStore store(dir / "run");
+        store.set_meta("protocol", R"({"name": "superfast"})");  // a protocol this version does not know
+    }
+    std::ostringstream resumed;
+    REQUIRE(resume_run(dir / "run", opt, resumed).ok());
+    CHECK(resumed.str().find("warning: the protocol this run started with does not load") != std::string::npos);
+    CHECK(resumed.str().find("superfast") != std::string::npos);
+    {
+        engine::RunStore store(dir / "run");
+        store.set_meta("protocol", "not json");
+    }
+    std::ostringstream again;
+    REQUIRE(resume_run(dir / "run", opt, again).ok());
+    CHECK(again.str().find("is not a JSON object") != std::string::npos);
 }

@@ -246,8 +246,8 @@ engine::TaskGraph expand(const WorkflowSpec& workflow) {
     const auto& spec = workflow.as<Spec>();
     engine::TaskGraph g;
     const std::string ads = spec.adsorbate;
-    const auto& capabilities = plugins::CalculatorRegistry::instance().info(workflow.calculator_code, workflow.source.string()).capabilities;
-    const bool dft = std::find(capabilities.begin(), capabilities.end(), "kpoints") != capabilities.end();
+    const bool dft =
+        plugins::CalculatorRegistry::instance().info(workflow.calculator_code, workflow.source.string()).electronic_structure();
 
     // μ of the adsorbate.
     std::string reference_task;

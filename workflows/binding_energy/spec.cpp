@@ -570,8 +570,7 @@ std::shared_ptr<const KindSpec> read(const WorkflowReader& r, const YAML::Node& 
     // periodic images: 15 Å of vacuum and a 15 Å box by default (docs/protocols.md; 10 → 16 Å
     // with the dipole correction moved E_b(Al(111)) by +0.075 eV). Short-ranged in-process
     // potentials keep 10 Å, and with it their task hashes.
-    const auto& capabilities = plugins::CalculatorRegistry::instance().info(spec.calculator_code, r.where(root)).capabilities;
-    const bool dft = std::find(capabilities.begin(), capabilities.end(), "kpoints") != capabilities.end();
+    const bool dft = plugins::CalculatorRegistry::instance().info(spec.calculator_code, r.where(root)).electronic_structure();
     const double default_vacuum = dft ? 15.0 : 10.0;
     if (dft) be.reference_box = 15.0;
     if (root["adsorbate"]) {

@@ -132,7 +132,7 @@ std::size_t display_width(const std::string& s) {
 }
 
 void compare(Study& study) {
-    if (study.points.empty() || !study.points.back().ok) return;
+    if (study.points.empty() || !study.points.back().ok || study.points.back().value != study.reference) return;
     const Point& ref = study.points.back();
     const auto deviation = [](const auto& mine, const auto& theirs) {
         double worst = 0;
@@ -201,8 +201,14 @@ Study run_study(const StudyOptions& o, std::ostream& log) {
                 throw InputError("command line", "--values", fmt::format("'{}' is given twice", o.values[i]));
 
     fs::create_directories(o.out_dir);
-    Study study{base.name, s.name, s.unit, o.tolerance, {}, std::nullopt, false};
-    const fs::path cache = o.cache.value_or(o.out_dir / "cache.sqlite");
+    Study study;
+    study.workflow_name = base.name;
+    study.setting = s.name;
+    study.unit = s.unit;
+    study.reference = o.values.back();
+    study.tolerance = o.tolerance;
+    // --cache, else the workflow's own `cache:`, else one beside the study's run folders.
+    const fs::path cache = o.cache ? *o.cache : base.cache ? *base.cache : o.out_dir / "cache.sqlite";
     for (std::size_t i = 0; i < specs.size(); ++i) {
         Point p;
         p.value = o.values[i];
@@ -215,6 +221,7 @@ Study run_study(const StudyOptions& o, std::ostream& log) {
         opt.cluster_profile = o.cluster_profile;
         const auto summary = run_workflow(specs[i], opt, log);
         p.ok = summary.ok();
+        p.state = summary.interrupted ? "interrupted" : p.ok ? "done" : "incomplete";
         if (summary.interrupted) {
             study.interrupted = true;
             study.points.push_back(p);
@@ -255,7 +262,7 @@ std::string format_study(const Study& st) {
         return std::nullopt;
     };
     std::string out = fmt::format("convergence of '{}' in {}: energies in eV, reference = the last value ({})\n",
-                                  st.setting, st.workflow_name, st.points.empty() ? "?" : st.points.back().value);
+                                  st.setting, st.workflow_name, st.reference);
     if (!st.points.empty() && !st.points.front().protocol.empty())
         out += fmt::format("protocol of the first value: {}\n", st.points.front().protocol);
     const std::string head = st.setting + (st.unit.empty() ? "" : " (" + st.unit + ")");
@@ -272,14 +279,14 @@ std::string format_study(const Study& st) {
         out += fmt::format("{:<{}}", p.value, w0);
         for (std::size_t i = 0; i < columns.size(); ++i) {
             const auto v = value_of(p, columns[i]);
-            out += v ? fmt::format("  {:>{}.4f}", *v, widths[i]) : fmt::format("  {:>{}}", p.ok ? "—" : "failed", widths[i]);
+            out += v ? fmt::format("  {:>{}.4f}", *v, widths[i]) : fmt::format("  {:>{}}", p.ok ? "—" : p.state, widths[i]);
         }
         out += std::isfinite(p.max_deviation) ? fmt::format("  {:>12.4f}", p.max_deviation) : fmt::format("  {:>12}", "—");
         out += "\n";
     }
     if (st.interrupted)
         out += "interrupted: run the same command again to continue (finished tasks are reused)\n";
-    else if (st.points.empty() || !st.points.back().ok)
+    else if (st.points.empty() || !st.points.back().ok || st.points.back().value != st.reference)
         out += "the reference (last value) did not finish: nothing to compare against\n";
     else if (st.converged_from)
         out += fmt::format("within {} eV of the reference from {} = {}{} on\n", st.tolerance, st.setting,
@@ -292,11 +299,11 @@ std::string format_study(const Study& st) {
 nlohmann::json study_json(const Study& st) {
     nlohmann::json j{{"workflow", st.workflow_name}, {"setting", st.setting}, {"unit", st.unit},
                      {"tolerance_eV", st.tolerance}, {"interrupted", st.interrupted},
-                     {"reference", st.points.empty() ? nlohmann::json() : nlohmann::json(st.points.back().value)},
+                     {"reference", st.reference},
                      {"converged_from", st.converged_from ? nlohmann::json(*st.converged_from) : nlohmann::json()}};
     j["points"] = nlohmann::json::array();
     for (const auto& p : st.points) {
-        nlohmann::json e{{"value", p.value}, {"run_dir", p.run_dir.string()}, {"ok", p.ok}};
+        nlohmann::json e{{"value", p.value}, {"run_dir", p.run_dir.string()}, {"ok", p.ok}, {"state", p.state}};
         e["protocol"] = p.protocol.empty() ? nlohmann::json() : nlohmann::json::parse(p.protocol, nullptr, false);
         e["binding_energy_eV"] = nlohmann::json::object();
         for (const auto& [h, v] : p.binding_energies) e["binding_energy_eV"][h] = v;
@@ -318,7 +325,8 @@ std::string study_csv(const Study& st) {
         }
         return e + "\"";
     };
-    const Point* ref = !st.points.empty() && st.points.back().ok ? &st.points.back() : nullptr;
+    const Point* ref =
+        !st.points.empty() && st.points.back().ok && st.points.back().value == st.reference ? &st.points.back() : nullptr;
     using Numbers = std::vector<std::pair<std::string, double>>;
     const auto ref_of = [ref](Numbers Point::*member, const std::string& name) -> std::optional<double> {
         if (!ref) return std::nullopt;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -43,7 +44,7 @@ struct StudyOptions {
     std::vector<std::string> values;
     double tolerance = 0.01;          ///< eV: |E_b − E_b(reference)| and |ΔE − ΔE(reference)|
     std::filesystem::path out_dir;    ///< one run folder per value, the cache, convergence.json/.csv
-    std::optional<std::filesystem::path> cache;  ///< default: OUT_DIR/cache.sqlite
+    std::optional<std::filesystem::path> cache;  ///< default: the workflow's `cache:`, else OUT_DIR/cache.sqlite
     int cores = 0;
     bool quiet = false;
     std::string executor{};
@@ -55,14 +56,18 @@ struct Point {
     std::string value;                  ///< as given (YAML text)
     std::filesystem::path run_dir;
     bool ok = false;                    ///< the run finished every task
+    std::string state = "not run";      ///< "done", "incomplete" (failed or blocked tasks), "interrupted"
     std::string protocol;               ///< the run's protocol (JSON text, from its store)
     std::vector<std::pair<std::string, double>> binding_energies;  ///< host → E_b (best site), eV
     std::vector<std::pair<std::string, double>> delta_e;           ///< "A − B" → ΔE, eV
-    double max_deviation = 0;           ///< eV, largest |difference| from the reference over all numbers
+    /// eV, largest |difference| from the reference over all numbers; NaN until compared (the
+    /// reference has not finished), +inf when this value lacks a number the reference has.
+    double max_deviation = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Study {
     std::string workflow_name, setting, unit;
+    std::string reference;              ///< the last value asked for (the tightest)
     double tolerance = 0;
     std::vector<Point> points;
     /// The first value from which every later value (the reference included) stays within the
