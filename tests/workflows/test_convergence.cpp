@@ -70,6 +70,17 @@ TEST_CASE("a varied setting is written where the workflow file keeps it") {
         CHECK(y["hosts"][1]["supercell"].size() == 3);  // the bulk host's own, untouched
         CHECK(y["hosts"][1]["supercell"][0].as<int>() == 2);
     }
+    SUBCASE("a slab setting replaces the host's other way of saying it") {
+        const auto y = YAML::Load(cv::workflow_with(base, "w.yaml", cv::setting("area_per_adsorbate"), "50"));
+        CHECK(y["hosts"][0]["area_per_adsorbate"].as<double>() == 50);
+        CHECK(!y["hosts"][0]["supercell"]);
+        const auto t = YAML::Load(cv::workflow_with(
+            "name: w\ncalculator: {code: emt}\nadsorbate: Au\nhosts:\n  - {name: S, phase: Al, layers: 3}\n", "w.yaml",
+            cv::setting("thickness"), "8"));
+        CHECK(t["hosts"][0]["thickness"].as<double>() == 8);
+        CHECK(!t["hosts"][0]["layers"]);
+        CHECK_NOTHROW(parse_workflow(cv::workflow_with(base, "w.yaml", cv::setting("area_per_adsorbate"), "50"), "w.yaml"));
+    }
     SUBCASE("workflow-level settings") {
         const auto y = YAML::Load(cv::workflow_with(base, "w.yaml", cv::setting("reference_box"), "20"));
         CHECK(y["reference_box"].as<double>() == 20);

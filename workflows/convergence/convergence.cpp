@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <yaml-cpp/yaml.h>
 
@@ -31,6 +32,8 @@ const std::vector<Setting>& settings() {
         {"vacuum", Scope::SurfaceHosts, "Å", "vacuum above every surface slab"},
         {"layers", Scope::SurfaceHosts, "", "slab thickness in layers of every surface host"},
         {"supercell", Scope::SurfaceHosts, "", "in-plane supercell of every surface host (adsorbate coverage)"},
+        {"thickness", Scope::SurfaceHosts, "Å", "slab thickness in Å of every surface host (replaces its layers)"},
+        {"area_per_adsorbate", Scope::SurfaceHosts, "Å²", "area per adsorbate of every surface host (replaces its supercell)"},
         {"reference_box", Scope::Workflow, "Å", "box of the isolated reference atom"},
     };
     return table;
@@ -100,6 +103,12 @@ std::string workflow_with(const std::string& yaml_text, const fs::path& source, 
                 if (!h.IsMap()) continue;
                 // Bulk, interface and molecule hosts have no slab: the setting does not apply to them.
                 if (h["kind"] && h["kind"].as<std::string>() != "surface") continue;
+                // The varied setting replaces the host's other way of saying the same thing.
+                static const std::map<std::string, std::string> alternative{{"layers", "thickness"},
+                                                                            {"thickness", "layers"},
+                                                                            {"supercell", "area_per_adsorbate"},
+                                                                            {"area_per_adsorbate", "supercell"}};
+                if (const auto alt = alternative.find(s.name); alt != alternative.end()) h.remove(alt->second);
                 h[s.name] = value;
                 ++set;
             }
