@@ -21,10 +21,6 @@ using engine::task_input;
 
 namespace st = interphase::structures;
 
-namespace {
-
-}  // namespace
-
 std::array<int, 2> supercell_for_area(const Eigen::Matrix3d& lattice, double area, const std::string& task) {
     const Eigen::Vector3d a = lattice.row(0), b = lattice.row(1);
     const double cell = a.cross(b).norm();
@@ -41,7 +37,7 @@ std::array<int, 2> supercell_for_area(const Eigen::Matrix3d& lattice, double are
                          fmt::format("{:.1f} Å² needs more than a 20x20 supercell of this {:.2f} Å² surface cell", area, cell));
     // Among the supercells with enough area and at most 1.5x the smallest such area: the one that
     // keeps the adsorbate's images farthest apart (2x4 of a hexagonal cell leaves them 2 cells
-    // apart, 3x3 three), then the smaller area, then na >= nb.
+    // apart, 3x3 three), then the smaller area, then the smaller na.
     std::optional<std::array<int, 2>> best;
     double best_distance = 0, best_area = 0;
     for (int na = 1; na <= 20; ++na)

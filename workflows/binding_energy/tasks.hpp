@@ -20,7 +20,8 @@ namespace interphase::workflows::binding_energy {
 nlohmann::json binding_energy(const nlohmann::json& params, const engine::Inputs& inputs);
 /// The in-plane supercell (na, nb <= 20) of a slab with 1x1 `lattice` (rows a, b, c) that has at
 /// least `area` Å² per adsorbate: among those with at most 1.5x the smallest such area, the one
-/// whose adsorbate images are farthest apart, then the smaller; InputError naming `task`.
+/// whose adsorbate images are farthest apart, then the smaller, then the smaller na; InputError
+/// naming `task`.
 std::array<int, 2> supercell_for_area(const Eigen::Matrix3d& lattice, double area, const std::string& task);
 
 /// build_hop_endpoint: params {from, to, species, end: "initial"|"final"}, input "slab".
